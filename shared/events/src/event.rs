@@ -1,0 +1,312 @@
+//! The common event envelope and the parser that turns bytes into a typed [`Event`].
+
+use crate::catalogue::Payload;
+use crate::routing::EventType;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// Who caused an event and how it relates to others.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metadata {
+    /// The user on whose behalf the event happened; null for system actions.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// Shared by every event of one business flow.
+    pub correlation_id: String,
+    /// The event that caused this one; null for an event a person started.
+    #[serde(default)]
+    pub causation_id: Option<String>,
+}
+
+/// A parsed, validated event.
+///
+/// The `data` object is kept exactly as received next to its typed form, and unknown top-level
+/// fields are kept too, so that re-publishing or storing an event never drops a field added by a
+/// newer publisher (the additive-change rule).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub event_id: Uuid,
+    pub event_type: EventType,
+    pub version: String,
+    pub timestamp: DateTime<Utc>,
+    pub source: String,
+    pub trace_id: String,
+    pub metadata: Metadata,
+    pub payload: Payload,
+    data: Value,
+    extra: Map<String, Value>,
+}
+
+/// Why bytes could not become an [`Event`]. Each message names the event id (when one could be
+/// read) and the field path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("body is not a JSON object: {0}")]
+    NotJson(String),
+    #[error("event {event_id}: {path}: {message}")]
+    Invalid {
+        event_id: String,
+        path: String,
+        message: String,
+    },
+    #[error("event {event_id}: unknown event type '{event_type}'")]
+    UnknownType {
+        event_id: String,
+        event_type: String,
+    },
+    #[error("event {event_id}: unsupported version '{version}' of {event_type}")]
+    UnsupportedVersion {
+        event_id: String,
+        event_type: String,
+        version: String,
+    },
+}
+
+/// The envelope as it is on the wire, before the payload is typed.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Wire {
+    event_id: Uuid,
+    event_type: String,
+    version: String,
+    #[serde(with = "rfc3339")]
+    timestamp: DateTime<Utc>,
+    source: String,
+    trace_id: String,
+    data: Value,
+    metadata: Metadata,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+/// The versions of the envelope format this code reads.
+const SUPPORTED_MAJOR: &str = "1";
+
+impl Event {
+    /// Builds a new event around a payload, stamped now with a fresh id.
+    pub fn new(payload: Payload, source: &str, trace_id: &str, metadata: Metadata) -> Self {
+        let data = payload.to_value();
+        Self {
+            event_id: Uuid::new_v4(),
+            event_type: payload.event_type(),
+            version: "1.0".into(),
+            timestamp: Utc::now(),
+            source: source.into(),
+            trace_id: trace_id.into(),
+            metadata,
+            payload,
+            data,
+            extra: Map::new(),
+        }
+    }
+
+    /// Parses and validates an event from JSON bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, EventError> {
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| EventError::NotJson(e.to_string()))?;
+        Self::from_value(value)
+    }
+
+    /// Parses and validates an event from a JSON value.
+    pub fn from_value(value: Value) -> Result<Self, EventError> {
+        let Value::Object(ref object) = value else {
+            return Err(EventError::NotJson(format!(
+                "expected an object, found {}",
+                kind(&value)
+            )));
+        };
+        let event_id = object
+            .get("eventId")
+            .and_then(Value::as_str)
+            .unwrap_or("<no eventId>")
+            .to_owned();
+        let invalid = |path: String, message: String| EventError::Invalid {
+            event_id: event_id.clone(),
+            path,
+            message,
+        };
+
+        let wire: Wire =
+            serde_path_to_error::deserialize(&value).map_err(|e| located(e, "", &invalid))?;
+        for (path, text) in [("source", &wire.source), ("traceId", &wire.trace_id)] {
+            if text.trim().is_empty() {
+                return Err(invalid(path.into(), "must not be empty".into()));
+            }
+        }
+
+        let event_type =
+            EventType::from_name(&wire.event_type).ok_or_else(|| EventError::UnknownType {
+                event_id: event_id.clone(),
+                event_type: wire.event_type.clone(),
+            })?;
+        if wire.version.split('.').next() != Some(SUPPORTED_MAJOR) {
+            return Err(EventError::UnsupportedVersion {
+                event_id,
+                event_type: wire.event_type,
+                version: wire.version,
+            });
+        }
+
+        let payload =
+            Payload::from_data(event_type, &wire.data).map_err(|e| located(e, "data", &invalid))?;
+        payload
+            .check()
+            .map_err(|(path, message)| invalid(path, message))?;
+
+        Ok(Self {
+            event_id: wire.event_id,
+            event_type,
+            version: wire.version,
+            timestamp: wire.timestamp,
+            source: wire.source,
+            trace_id: wire.trace_id,
+            metadata: wire.metadata,
+            payload,
+            data: wire.data,
+            extra: wire.extra,
+        })
+    }
+
+    /// The `MessageGroupId` the event is published with.
+    pub fn partition_key(&self) -> String {
+        self.payload.partition_key()
+    }
+
+    /// The `data` object as received (unknown fields included).
+    pub fn data(&self) -> &Value {
+        &self.data
+    }
+
+    /// The event as JSON, with its timestamp in UTC to the millisecond and every unknown field
+    /// it arrived with.
+    pub fn to_json(&self) -> String {
+        let mut object = self.extra.clone();
+        let fields = [
+            ("eventId", Value::String(self.event_id.to_string())),
+            ("eventType", Value::String(self.event_type.name().into())),
+            ("version", Value::String(self.version.clone())),
+            (
+                "timestamp",
+                Value::String(format_timestamp(&self.timestamp)),
+            ),
+            ("source", Value::String(self.source.clone())),
+            ("traceId", Value::String(self.trace_id.clone())),
+            ("data", self.data.clone()),
+            (
+                "metadata",
+                serde_json::to_value(&self.metadata).expect("metadata serialises"),
+            ),
+        ];
+        for (key, value) in fields {
+            object.insert(key.into(), value);
+        }
+        Value::Object(object).to_string()
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Turns a serde error with its path into our error, naming the missing field itself rather than
+/// its parent and saying "required" or "must not be null" in plain words.
+fn located(
+    error: serde_path_to_error::Error<serde_json::Error>,
+    prefix: &str,
+    invalid: &dyn Fn(String, String) -> EventError,
+) -> EventError {
+    let mut path = error.path().to_string();
+    if path == "." {
+        path.clear();
+    }
+    let mut message = error.inner().to_string();
+    // serde_json appends " at line X column Y" only when reading text; values have none.
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        path = join(&path, field);
+        message = "is required".into();
+    } else if message.starts_with("invalid type: null") {
+        message = "must not be null".into();
+    } else if message.starts_with("invalid type: ") || message.starts_with("invalid value: ") {
+        // serde echoes the offending value, which may be personal data; keep only what was
+        // expected.
+        let expected = message
+            .split(", expected ")
+            .nth(1)
+            .unwrap_or("another type");
+        message = format!("has the wrong type or value: expected {expected}");
+    }
+    invalid(join(prefix, &path), message)
+}
+
+fn join(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.into(),
+        (_, true) => a.into(),
+        _ if b.starts_with('[') => format!("{a}{b}"),
+        _ => format!("{a}.{b}"),
+    }
+}
+
+/// Formats a timestamp as published: UTC, milliseconds, `Z`.
+pub fn format_timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Strict RFC 3339 parsing: a zone (`Z` or a numeric offset) is required.
+pub(crate) mod rfc3339 {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn parse(s: &str) -> Result<DateTime<Utc>, String> {
+        // chrono also takes a space for the `T`; RFC 3339 allows it but the contract does not.
+        if s.as_bytes().get(10) != Some(&b'T') {
+            return Err(format!(
+                "'{s}' is not an RFC 3339 timestamp (expected 'T' after the date)"
+            ));
+        }
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| format!("'{s}' is not an RFC 3339 timestamp with a zone: {e}"))
+    }
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_timestamp(t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// [`rfc3339`] for fields that may be null or absent.
+pub(crate) mod rfc3339_opt {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => super::rfc3339::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| super::rfc3339::parse(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
