@@ -11,3 +11,47 @@ use aws_config::{BehaviorVersion, SdkConfig};
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
+
+use crate::runtime::HandlerError;
+use aws_sdk_sns::config::http::HttpResponse;
+use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
+
+/// Error codes that mean "slow down" or "not now" across AWS services.
+const RETRYABLE_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalError",
+    "RequestTimeout",
+];
+
+/// Sorts an AWS SDK error into retryable (throttling, timeouts, connection trouble, 5xx) and
+/// permanent (the service refused the request as such), keeping the service's code and message.
+pub fn classify<E>(what: &str, error: &SdkError<E, HttpResponse>) -> HandlerError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match error {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("Unknown");
+            let text = format!(
+                "{what}: {code}: {}",
+                service.err().message().unwrap_or("no message")
+            );
+            let status = service.raw().status().as_u16();
+            if status >= 500 || status == 429 || RETRYABLE_CODES.contains(&code) {
+                HandlerError::Retryable(text)
+            } else {
+                HandlerError::Permanent(text)
+            }
+        }
+        // Timeouts, dispatch failures and unreadable responses: the request may not even have
+        // reached the service.
+        other => HandlerError::Retryable(format!("{what}: {other}")),
+    }
+}

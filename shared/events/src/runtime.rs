@@ -215,3 +215,28 @@ async fn run_group<H: Handler>(handler: &H, records: &[&Prepared<'_>]) -> Vec<St
     }
     Vec::new()
 }
+
+/// The Lambda entry point every consuming function uses: one span per invocation, then
+/// [`process_batch`]. An `Err` returns the whole batch to the queue, so it is kept for a batch
+/// that can't be answered record by record.
+pub async fn invoke<H: Handler>(
+    handler: &H,
+    event: lambda_runtime::LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    let span = tracing::info_span!(
+        "invocation",
+        request_id = %event.context.request_id,
+        records = event.payload.records.len(),
+    );
+    async {
+        let response = process_batch(handler, &event.payload).await?;
+        tracing::info!(
+            records = event.payload.records.len(),
+            failed = response.batch_item_failures.len(),
+            "batch done"
+        );
+        Ok(response)
+    }
+    .instrument(span)
+    .await
+}
