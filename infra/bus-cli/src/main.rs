@@ -1,1 +1,168 @@
-fn main() {}
+//! `esign-bus`: publish events; run the bus on the local AWS stack.
+
+use anyhow::{Context, Result};
+use bus_cli::{deploy, event_source, outbox, template::Template, STACK_NAME};
+use clap::{Parser, Subcommand};
+use esign_events::publish::{Publisher, Topics};
+use esign_events::Event;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "esign-bus", version, about = "The e-signature event bus: publish events, run it locally")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the event in a JSON file and publish it to its category's topic.
+    Publish {
+        /// A file holding one event.
+        file: PathBuf,
+    },
+    /// Create or update the topology of template.yaml (all but the functions) on the local stack.
+    Deploy {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Run every function of template.yaml on the host behind a local SQS event source.
+    Run {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Where the functions' binaries are (cargo's target/debug by default).
+        #[arg(long, env = "ESIGN_BIN_DIR")]
+        bin_dir: Option<PathBuf>,
+    },
+    /// Register an address as a verified SES sending identity (what a sender needs before
+    /// invitations can go out from their address).
+    VerifySender {
+        email: String,
+    },
+    /// Print the e-mails and SMS messages the local stack captured.
+    Outbox {
+        /// Wait until at least this many e-mails were captured (at most --wait-secs).
+        #[arg(long, default_value_t = 0)]
+        expect: usize,
+        #[arg(long, default_value_t = 30)]
+        wait_secs: u64,
+    },
+}
+
+#[derive(clap::Args)]
+struct StackArgs {
+    /// The SAM template.
+    #[arg(long, default_value = "template.yaml")]
+    template: PathBuf,
+    /// A template parameter, as Name=Value; repeatable.
+    #[arg(long = "parameter", value_parser = parse_parameter)]
+    parameters: Vec<(String, String)>,
+}
+
+fn parse_parameter(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("'{s}' is not Name=Value"))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    esign_events::telemetry::init();
+    let cli = Cli::parse();
+    let aws = esign_events::aws::sdk_config().await;
+
+    match cli.command {
+        Command::Publish { file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let event = Event::from_slice(&bytes).with_context(|| format!("{}", file.display()))?;
+            let sns = aws_sdk_sns::Client::new(&aws);
+            let publisher = Publisher::new(sns.clone(), Topics::discover(&sns).await?);
+            let message_id = publisher.publish(&event).await?;
+            println!(
+                "published {} {} to {} (group {}, message {message_id})",
+                event.event_type,
+                event.event_id,
+                event.event_type.category().topic_name(),
+                event.partition_key()
+            );
+        }
+        Command::Deploy { stack } => {
+            let template = Template::load(&stack.template)?;
+            let overrides: BTreeMap<_, _> = stack.parameters.into_iter().collect();
+            let cfn = aws_sdk_cloudformation::Client::new(&aws);
+            deploy::deploy(&cfn, STACK_NAME, &template, &overrides).await?;
+            let deployed = deploy::Deployed::read(&aws, STACK_NAME, &template, &overrides).await?;
+            // The platform's own address must be a verified identity before anything is sent.
+            if let Some(from) = deployed.parameters.get("MailFrom") {
+                verify_sender(&aws, from).await?;
+            }
+            println!("stack {STACK_NAME} deployed: {} resources", deployed.resources.len());
+        }
+        Command::Run { stack, bin_dir } => {
+            let template = Template::load(&stack.template)?;
+            let overrides: BTreeMap<_, _> = stack.parameters.into_iter().collect();
+            let deployed = deploy::Deployed::read(&aws, STACK_NAME, &template, &overrides).await?;
+            let bin_dir = bin_dir.unwrap_or_else(default_bin_dir);
+            let (stop, shutdown) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                let _ = stop.send(true);
+            });
+            event_source::run(&aws, template.functions()?, &deployed, bin_dir, shutdown).await?;
+        }
+        Command::VerifySender { email } => {
+            verify_sender(&aws, &email).await?;
+            println!("{email} is a verified sending identity");
+        }
+        Command::Outbox { expect, wait_secs } => {
+            let endpoint = bus_cli::local_endpoint();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(wait_secs);
+            let mails = loop {
+                let mails = outbox::mails(&endpoint).await?;
+                if mails.len() >= expect || tokio::time::Instant::now() >= deadline {
+                    break mails;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            };
+            println!("{} e-mail(s) captured by SES:", mails.len());
+            for m in &mails {
+                println!("\n  From:    {}\n  To:      {}\n  Subject: {}", m.source, m.to.join(", "), m.subject);
+                for line in m.text.lines() {
+                    println!("  | {line}");
+                }
+            }
+            let sms = outbox::sms(&endpoint).await?;
+            println!("\n{} SMS message(s) captured by SNS:", sms.len());
+            for s in &sms {
+                println!("  To {}: {}", s.phone, s.message);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn verify_sender(aws: &aws_config::SdkConfig, email: &str) -> Result<()> {
+    aws_sdk_ses::Client::new(aws)
+        .verify_email_identity()
+        .email_address(email)
+        .send()
+        .await
+        .with_context(|| "ses:VerifyEmailIdentity")?;
+    Ok(())
+}
+
+fn default_bin_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| "target".into());
+    target.join("debug")
+}
+
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
