@@ -29,7 +29,12 @@ pub async fn deploy(
     let body = template.without_functions();
     let parameters: Vec<Parameter> = overrides
         .iter()
-        .map(|(k, v)| Parameter::builder().parameter_key(k).parameter_value(v).build())
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
         .collect();
 
     match stack_status(cfn, stack).await? {
@@ -59,12 +64,21 @@ pub async fn deploy(
     }
 
     let status = wait(cfn, stack).await?;
-    if !matches!(status, StackStatus::CreateComplete | StackStatus::UpdateComplete) {
+    if !matches!(
+        status,
+        StackStatus::CreateComplete | StackStatus::UpdateComplete
+    ) {
         let events = cfn.describe_stack_events().stack_name(stack).send().await?;
         let reasons: Vec<String> = events
             .stack_events()
             .iter()
-            .filter_map(|e| Some(format!("{}: {}", e.logical_resource_id()?, e.resource_status_reason()?)))
+            .filter_map(|e| {
+                Some(format!(
+                    "{}: {}",
+                    e.logical_resource_id()?,
+                    e.resource_status_reason()?
+                ))
+            })
             .take(10)
             .collect();
         bail!("stack {stack} ended in {status:?}: {}", reasons.join("; "));
@@ -93,7 +107,10 @@ fn is_failed(status: &StackStatus) -> bool {
     s.ends_with("FAILED") || s == "ROLLBACK_COMPLETE" || s == "DELETE_COMPLETE"
 }
 
-async fn stack_status(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> Result<Option<StackStatus>> {
+async fn stack_status(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+) -> Result<Option<StackStatus>> {
     match cfn.describe_stacks().stack_name(stack).send().await {
         Ok(out) => Ok(out.stacks().first().and_then(|s| s.stack_status().cloned())),
         Err(e) if format!("{e:?}").contains("does not exist") => Ok(None),
@@ -124,7 +141,10 @@ impl Deployed {
         let cfn = aws_sdk_cloudformation::Client::new(aws);
         let sqs = aws_sdk_sqs::Client::new(aws);
         let mut deployed = Deployed {
-            region: aws.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
+            region: aws
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "us-east-1".into()),
             ..Default::default()
         };
         deployed.parameters = template.parameter_defaults();
@@ -137,12 +157,16 @@ impl Deployed {
             .await
             .with_context(|| format!("reading stack {stack}; was it deployed?"))?;
         for r in listed.stack_resources() {
-            let (Some(id), Some(ty), Some(physical)) =
-                (r.logical_resource_id(), r.resource_type(), r.physical_resource_id())
-            else {
+            let (Some(id), Some(ty), Some(physical)) = (
+                r.logical_resource_id(),
+                r.resource_type(),
+                r.physical_resource_id(),
+            ) else {
                 continue;
             };
-            deployed.resources.insert(id.into(), (ty.into(), physical.into()));
+            deployed
+                .resources
+                .insert(id.into(), (ty.into(), physical.into()));
             if ty == "AWS::SQS::Queue" {
                 let attrs = sqs
                     .get_queue_attributes()
@@ -159,10 +183,16 @@ impl Deployed {
                 let name = arn.rsplit(':').next().unwrap_or_default().to_owned();
                 deployed.account = arn.split(':').nth(4).unwrap_or_default().to_owned();
                 deployed.attributes.insert((id.into(), "Arn".into()), arn);
-                deployed.attributes.insert((id.into(), "QueueName".into()), name);
-                deployed.attributes.insert((id.into(), "QueueUrl".into()), physical.into());
+                deployed
+                    .attributes
+                    .insert((id.into(), "QueueName".into()), name);
+                deployed
+                    .attributes
+                    .insert((id.into(), "QueueUrl".into()), physical.into());
             } else if physical.starts_with("arn:") {
-                deployed.attributes.insert((id.into(), "Arn".into()), physical.into());
+                deployed
+                    .attributes
+                    .insert((id.into(), "Arn".into()), physical.into());
             }
         }
         Ok(deployed)
@@ -183,7 +213,9 @@ impl Deployed {
                 let mut rest = text.as_str();
                 while let Some(start) = rest.find("${") {
                     out.push_str(&rest[..start]);
-                    let end = rest[start..].find('}').ok_or_else(|| anyhow!("unclosed ${{ in !Sub {text}"))?;
+                    let end = rest[start..]
+                        .find('}')
+                        .ok_or_else(|| anyhow!("unclosed ${{ in !Sub {text}"))?;
                     let name = &rest[start + 2..start + end];
                     let value = match name.split_once('.') {
                         Some((r, a)) => self.resolve(&Expr::GetAtt(r.into(), a.into()))?,

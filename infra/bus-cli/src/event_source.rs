@@ -66,10 +66,18 @@ pub async fn run(
             spec,
             restart: Notify::new(),
         });
-        tasks.push(tokio::spawn(supervise(function.clone(), binary, env, shutdown.clone())));
+        tasks.push(tokio::spawn(supervise(
+            function.clone(),
+            binary,
+            env,
+            shutdown.clone(),
+        )));
         for source in function.spec.sqs_sources.clone() {
             let url = deployed.queue_url(&source.queue)?;
-            let queue_arn = deployed.resolve(&crate::template::Expr::GetAtt(source.queue.clone(), "Arn".into()))?;
+            let queue_arn = deployed.resolve(&crate::template::Expr::GetAtt(
+                source.queue.clone(),
+                "Arn".into(),
+            ))?;
             tasks.push(tokio::spawn(poll(
                 function.clone(),
                 sqs.clone(),
@@ -101,7 +109,10 @@ async fn supervise(
             .env("AWS_LAMBDA_RUNTIME_API", function.api.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", function.spec.memory_mb.to_string())
+            .env(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                function.spec.memory_mb.to_string(),
+            )
             .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
             .kill_on_drop(true)
@@ -171,7 +182,10 @@ async fn poll(
 
         let event = sqs_event(&messages, &queue_arn, &region);
         let outcome = function.api.invoke(event.to_string(), timeout).await;
-        let all: Vec<String> = messages.iter().filter_map(|m| m.message_id.clone()).collect();
+        let all: Vec<String> = messages
+            .iter()
+            .filter_map(|m| m.message_id.clone())
+            .collect();
         let failed: HashSet<String> = match outcome {
             Outcome::Response(body) if source.report_batch_item_failures => {
                 reported_failures(&body, &all).unwrap_or_else(|problem| {
@@ -214,7 +228,13 @@ async fn poll(
             "batch invoked"
         );
         if !done.is_empty() {
-            if let Err(e) = sqs.delete_message_batch().queue_url(&url).set_entries(Some(done)).send().await {
+            if let Err(e) = sqs
+                .delete_message_batch()
+                .queue_url(&url)
+                .set_entries(Some(done))
+                .send()
+                .await
+            {
                 tracing::warn!(function = %name, error = ?e, "deleting processed messages failed; they will be redelivered");
             }
         }
@@ -233,7 +253,9 @@ pub fn reported_failures(body: &[u8], batch: &[String]) -> Result<HashSet<String
     for failure in response.batch_item_failures {
         let id = failure.item_identifier;
         if id.is_empty() || !batch.contains(&id) {
-            return Err(format!("item identifier '{id}' is not a message of the batch"));
+            return Err(format!(
+                "item identifier '{id}' is not a message of the batch"
+            ));
         }
         out.insert(id);
     }
@@ -301,11 +323,21 @@ mod tests {
     fn unknown_or_empty_identifiers_fail_the_whole_batch() {
         let batch = vec!["a".to_string(), "b".to_string()];
         let ok = br#"{"batchItemFailures":[{"itemIdentifier":"b"}]}"#;
-        assert_eq!(reported_failures(ok, &batch).unwrap(), HashSet::from(["b".to_string()]));
-        assert!(reported_failures(br#"{"batchItemFailures":[{"itemIdentifier":""}]}"#, &batch).is_err());
-        assert!(reported_failures(br#"{"batchItemFailures":[{"itemIdentifier":"z"}]}"#, &batch).is_err());
+        assert_eq!(
+            reported_failures(ok, &batch).unwrap(),
+            HashSet::from(["b".to_string()])
+        );
+        assert!(
+            reported_failures(br#"{"batchItemFailures":[{"itemIdentifier":""}]}"#, &batch).is_err()
+        );
+        assert!(
+            reported_failures(br#"{"batchItemFailures":[{"itemIdentifier":"z"}]}"#, &batch)
+                .is_err()
+        );
         assert!(reported_failures(b"[1]", &batch).is_err());
-        assert!(reported_failures(br#"{"batchItemFailures":[]}"#, &batch).unwrap().is_empty());
+        assert!(reported_failures(br#"{"batchItemFailures":[]}"#, &batch)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -317,12 +349,19 @@ mod tests {
             .attributes(MessageSystemAttributeName::MessageGroupId, "g-1")
             .attributes(MessageSystemAttributeName::ApproximateReceiveCount, "2")
             .build();
-        let event = sqs_event(&[message], "arn:aws:sqs:us-east-1:000000000000:q.fifo", "us-east-1");
+        let event = sqs_event(
+            &[message],
+            "arn:aws:sqs:us-east-1:000000000000:q.fifo",
+            "us-east-1",
+        );
         let parsed: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(event).unwrap();
         let record = &parsed.records[0];
         assert_eq!(record.message_id.as_deref(), Some("m-1"));
         assert_eq!(record.attributes["MessageGroupId"], "g-1");
         assert_eq!(record.attributes["ApproximateReceiveCount"], "2");
-        assert_eq!(record.event_source_arn.as_deref(), Some("arn:aws:sqs:us-east-1:000000000000:q.fifo"));
+        assert_eq!(
+            record.event_source_arn.as_deref(),
+            Some("arn:aws:sqs:us-east-1:000000000000:q.fifo")
+        );
     }
 }

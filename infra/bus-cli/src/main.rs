@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "esign-bus", version, about = "The e-signature event bus: publish events, run it locally")]
+#[command(
+    name = "esign-bus",
+    version,
+    about = "The e-signature event bus: publish events, run it locally"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,9 +42,7 @@ enum Command {
     },
     /// Register an address as a verified SES sending identity (what a sender needs before
     /// invitations can go out from their address).
-    VerifySender {
-        email: String,
-    },
+    VerifySender { email: String },
     /// Print the e-mails and SMS messages the local stack captured.
     Outbox {
         /// Wait until at least this many e-mails were captured (at most --wait-secs).
@@ -69,13 +71,18 @@ fn parse_parameter(s: &str) -> Result<(String, String), String> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    esign_events::telemetry::init();
     let cli = Cli::parse();
+    // `run` is a service and logs what it does; the other commands print their result.
+    match cli.command {
+        Command::Run { .. } => esign_events::telemetry::init(),
+        _ => esign_events::telemetry::init_with_default("warn"),
+    }
     let aws = esign_events::aws::sdk_config().await;
 
     match cli.command {
         Command::Publish { file } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let event = Event::from_slice(&bytes).with_context(|| format!("{}", file.display()))?;
             let sns = aws_sdk_sns::Client::new(&aws);
             let publisher = Publisher::new(sns.clone(), Topics::discover(&sns).await?);
@@ -98,7 +105,10 @@ async fn main() -> Result<()> {
             if let Some(from) = deployed.parameters.get("MailFrom") {
                 verify_sender(&aws, from).await?;
             }
-            println!("stack {STACK_NAME} deployed: {} resources", deployed.resources.len());
+            println!(
+                "stack {STACK_NAME} deployed: {} resources",
+                deployed.resources.len()
+            );
         }
         Command::Run { stack, bin_dir } => {
             let template = Template::load(&stack.template)?;
@@ -128,7 +138,12 @@ async fn main() -> Result<()> {
             };
             println!("{} e-mail(s) captured by SES:", mails.len());
             for m in &mails {
-                println!("\n  From:    {}\n  To:      {}\n  Subject: {}", m.source, m.to.join(", "), m.subject);
+                println!(
+                    "\n  From:    {}\n  To:      {}\n  Subject: {}",
+                    m.source,
+                    m.to.join(", "),
+                    m.subject
+                );
                 for line in m.text.lines() {
                     println!("  | {line}");
                 }
@@ -154,7 +169,9 @@ async fn verify_sender(aws: &aws_config::SdkConfig, email: &str) -> Result<()> {
 }
 
 fn default_bin_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| "target".into());
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "target".into());
     target.join("debug")
 }
 

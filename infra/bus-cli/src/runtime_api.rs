@@ -61,7 +61,10 @@ impl RuntimeApi {
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(shared.clone());
@@ -72,7 +75,11 @@ impl RuntimeApi {
                 tracing::error!(error = %e, "runtime API server stopped");
             }
         });
-        Ok(Self { sender, shared, addr })
+        Ok(Self {
+            sender,
+            shared,
+            addr,
+        })
     }
 
     /// Hands `body` to the function and waits for its answer, at most `timeout`.
@@ -121,9 +128,15 @@ async fn next(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
             headers.insert(name, v);
         }
     };
-    set("lambda-runtime-aws-request-id", invocation.request_id.clone());
+    set(
+        "lambda-runtime-aws-request-id",
+        invocation.request_id.clone(),
+    );
     set("lambda-runtime-deadline-ms", deadline_ms.to_string());
-    set("lambda-runtime-invoked-function-arn", shared.function_arn.clone());
+    set(
+        "lambda-runtime-invoked-function-arn",
+        shared.function_arn.clone(),
+    );
     set("content-type", "application/json".into());
     shared
         .pending
@@ -143,11 +156,19 @@ async fn finish(shared: &Shared, id: &str, outcome: Outcome) -> StatusCode {
     }
 }
 
-async fn response(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+async fn response(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
     finish(&shared, &id, Outcome::Response(body)).await
 }
 
-async fn error(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+async fn error(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
     finish(&shared, &id, Outcome::Error(body)).await
 }
 

@@ -89,7 +89,9 @@ impl Template {
     }
 
     fn resources(&self) -> &Mapping {
-        self.doc["Resources"].as_mapping().expect("checked in parse")
+        self.doc["Resources"]
+            .as_mapping()
+            .expect("checked in parse")
     }
 
     /// The type of a resource, by logical id.
@@ -128,7 +130,9 @@ impl Template {
             }
             let id = id.as_str().unwrap_or_default().to_owned();
             let shape = |what: &str| TemplateError::Shape(format!("function {id}: {what}"));
-            let props = resource.get("Properties").ok_or_else(|| shape("no Properties"))?;
+            let props = resource
+                .get("Properties")
+                .ok_or_else(|| shape("no Properties"))?;
             let binary = resource
                 .get("Metadata")
                 .and_then(|m| m.get("BuildProperties"))
@@ -142,7 +146,9 @@ impl Template {
                 .and_then(|e| e.get("Variables"))
                 .and_then(Value::as_mapping);
             for (name, value) in vars.into_iter().flatten() {
-                let name = name.as_str().ok_or_else(|| shape("non-string variable name"))?;
+                let name = name
+                    .as_str()
+                    .ok_or_else(|| shape("non-string variable name"))?;
                 let expr = expr(value).ok_or_else(|| shape(&format!("variable {name}")))?;
                 environment.insert(name.to_owned(), expr);
             }
@@ -152,7 +158,9 @@ impl Template {
                 if event.get("Type").and_then(Value::as_str) != Some("SQS") {
                     continue;
                 }
-                let ep = event.get("Properties").ok_or_else(|| shape("SQS event without Properties"))?;
+                let ep = event
+                    .get("Properties")
+                    .ok_or_else(|| shape("SQS event without Properties"))?;
                 let queue = match ep.get("Queue").and_then(expr) {
                     Some(Expr::GetAtt(resource, attr)) if attr == "Arn" => resource,
                     _ => return Err(shape("SQS event Queue must be !GetAtt <queue>.Arn")),
@@ -160,7 +168,10 @@ impl Template {
                 let report = ep
                     .get("FunctionResponseTypes")
                     .and_then(Value::as_sequence)
-                    .is_some_and(|s| s.iter().any(|v| v.as_str() == Some("ReportBatchItemFailures")));
+                    .is_some_and(|s| {
+                        s.iter()
+                            .any(|v| v.as_str() == Some("ReportBatchItemFailures"))
+                    });
                 sqs_sources.push(SqsSource {
                     queue,
                     batch_size: ep.get("BatchSize").and_then(Value::as_i64).unwrap_or(10) as i32,
@@ -198,7 +209,8 @@ impl Template {
                 .filter_map(|(id, r)| {
                     let id = id.as_str()?;
                     let ty = r.get("Type").and_then(Value::as_str).unwrap_or_default();
-                    let is_function = ty.starts_with("AWS::Serverless::") || ty.starts_with("AWS::Lambda::");
+                    let is_function =
+                        ty.starts_with("AWS::Serverless::") || ty.starts_with("AWS::Lambda::");
                     (!removed.contains(id) && (is_function || refers_to(r, &removed)))
                         .then(|| id.to_owned())
                 })
@@ -234,7 +246,10 @@ pub fn expr(value: &Value) -> Option<Expr> {
         return Some(Expr::Literal(text));
     }
     let (name, arg) = match value {
-        Value::Tagged(tagged) => (tagged.tag.to_string().trim_start_matches('!').to_owned(), &tagged.value),
+        Value::Tagged(tagged) => (
+            tagged.tag.to_string().trim_start_matches('!').to_owned(),
+            &tagged.value,
+        ),
         Value::Mapping(m) if m.len() == 1 => {
             let (k, v) = m.iter().next()?;
             (k.as_str()?.trim_start_matches("Fn::").to_owned(), v)
@@ -269,7 +284,7 @@ fn refers_to(value: &Value, ids: &HashSet<String>) -> bool {
     if let Some(e) = expr(value) {
         return match e {
             Expr::Ref(r) | Expr::GetAtt(r, _) => ids.contains(&r),
-            Expr::Sub(s) => ids.iter().any(|id| s.contains(&format!("${{{id}")) ),
+            Expr::Sub(s) => ids.iter().any(|id| s.contains(&format!("${{{id}"))),
             Expr::Literal(_) => false,
         };
     }
@@ -277,7 +292,10 @@ fn refers_to(value: &Value, ids: &HashSet<String>) -> bool {
         Value::Mapping(m) => m.iter().any(|(k, v)| {
             (k.as_str() == Some("DependsOn")
                 && (v.as_str().is_some_and(|d| ids.contains(d))
-                    || v.as_sequence().is_some_and(|s| s.iter().any(|d| d.as_str().is_some_and(|d| ids.contains(d))))))
+                    || v.as_sequence().is_some_and(|s| {
+                        s.iter()
+                            .any(|d| d.as_str().is_some_and(|d| ids.contains(d)))
+                    })))
                 || refers_to(v, ids)
         }),
         Value::Sequence(s) => s.iter().any(|v| refers_to(v, ids)),
@@ -297,7 +315,10 @@ mod tests {
     #[test]
     fn reads_the_notification_function_from_the_repo_template() {
         let functions = repo_template().functions().unwrap();
-        let f = functions.iter().find(|f| f.binary == "notification").unwrap();
+        let f = functions
+            .iter()
+            .find(|f| f.binary == "notification")
+            .unwrap();
         assert_eq!(f.timeout_secs, 5);
         assert_eq!(f.environment["MAIL_FROM"], Expr::Ref("MailFrom".into()));
         assert_eq!(
@@ -319,7 +340,11 @@ mod tests {
                 assert!(source.report_batch_item_failures, "{}", f.logical_id);
                 let queue = &template.resources()[source.queue.as_str()]["Properties"];
                 let visibility = queue["VisibilityTimeout"].as_u64().unwrap();
-                assert!(visibility >= 6 * f.timeout_secs, "{}: visibility < 6 x timeout", f.logical_id);
+                assert!(
+                    visibility >= 6 * f.timeout_secs,
+                    "{}: visibility < 6 x timeout",
+                    f.logical_id
+                );
             }
         }
     }
@@ -331,10 +356,20 @@ mod tests {
         )
         .unwrap();
         let local: Value = serde_norway::from_str(&template.without_functions()).unwrap();
-        let resources: Vec<_> = local["Resources"].as_mapping().unwrap().keys().filter_map(Value::as_str).collect();
+        let resources: Vec<_> = local["Resources"]
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .filter_map(Value::as_str)
+            .collect();
         assert_eq!(resources, vec!["Q"]);
         assert!(local.get("Transform").is_none() && local.get("Globals").is_none());
-        let outputs: Vec<_> = local["Outputs"].as_mapping().unwrap().keys().filter_map(Value::as_str).collect();
+        let outputs: Vec<_> = local["Outputs"]
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .filter_map(Value::as_str)
+            .collect();
         assert_eq!(outputs, vec!["QUrl"]);
         assert!(template.without_functions().contains("!Ref Q"));
     }

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The bus on the local AWS stack: LocalStack (and DynamoDB Local) on the host, the topology of
+# template.yaml deployed to it, and every function of the template running behind the local SQS
+# event source (`esign-bus run`).
+#
+# Usage:
+#   infra/bus.sh demo    the main job: a fresh stack, the functions running, the sample
+#                        envelope.sent published, and the e-mails SES captured printed
+#   infra/bus.sh test    the tests: unit tests and the integration tests against the stack
+#   infra/bus.sh up      start the stack and the functions (left running)
+#   infra/bus.sh down    stop the functions and the stack; nothing is left behind
+#
+# Local parameters: SmsEnabled=true, so SMS can be seen in the local SNS log.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ESIGN_BUS_HOME="${ESIGN_BUS_HOME:-$HOME/.cache/esign-bus}"
+RUNNER_PID="$ESIGN_BUS_HOME/runner.pid"
+RUNNER_LOG="$ESIGN_BUS_HOME/logs/functions.log"
+PARAMETERS=(--parameter SmsEnabled=true)
+
+cd "$ROOT"
+log() { printf '[bus.sh] %s\n' "$*" >&2; }
+
+# The AWS endpoint, region and test credentials of the local stack.
+eval "$(bash infra/localstack.sh env)"
+
+target_dir() {
+  cargo metadata --format-version 1 --no-deps \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
+stop_runner() {
+  if [[ -f "$RUNNER_PID" ]]; then
+    local pid
+    pid="$(cat "$RUNNER_PID")"
+    if kill -0 "$pid" 2>/dev/null; then
+      # The runner kills its function processes when it gets SIGTERM.
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    rm -f "$RUNNER_PID"
+  fi
+}
+
+up() {
+  bash infra/localstack.sh start
+  log "building the functions and esign-bus"
+  cargo build --workspace --bins --quiet
+  BIN="$(target_dir)/debug"
+  "$BIN/esign-bus" deploy "${PARAMETERS[@]}"
+  stop_runner
+  mkdir -p "$(dirname "$RUNNER_LOG")"
+  setsid "$BIN/esign-bus" run "${PARAMETERS[@]}" --bin-dir "$BIN" >"$RUNNER_LOG" 2>&1 &
+  echo $! >"$RUNNER_PID"
+  # The runner logs "polling" per queue once it is receiving.
+  for _ in $(seq 100); do
+    grep -q '"polling"' "$RUNNER_LOG" 2>/dev/null && break
+    kill -0 "$(cat "$RUNNER_PID")" 2>/dev/null || { cat "$RUNNER_LOG" >&2; log "the functions did not start"; exit 1; }
+    sleep 0.1
+  done
+  log "functions running (log: $RUNNER_LOG)"
+}
+
+down() {
+  stop_runner
+  bash infra/localstack.sh stop
+}
+
+case "${1:-}" in
+  demo)
+    # A fresh stack, so the outbox holds only this run's mail.
+    down
+    up
+    BIN="$(target_dir)/debug"
+    sample=examples/envelope-sent.json
+    sender="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["data"]["senderEmail"])' "$sample")"
+    "$BIN/esign-bus" verify-sender "$sender"
+    "$BIN/esign-bus" publish "$sample"
+    "$BIN/esign-bus" outbox --expect 2 --wait-secs 30
+    log "the bus is still running; publish more with $BIN/esign-bus publish <file>; stop it with infra/bus.sh down"
+    ;;
+  test)
+    up
+    trap stop_runner EXIT
+    cargo test --workspace
+    ;;
+  up) up ;;
+  down) down ;;
+  *)
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

@@ -1,0 +1,233 @@
+//! The main job end to end: an envelope is published to SNS, the bus carries it to the
+//! notification queue, the notification function runs, and SES captures the e-mails.
+
+use integration_tests::{envelope_sent, Cast, LocalStack, Who};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+fn summary(mails: &[bus_cli::outbox::CapturedMail]) -> BTreeSet<(String, String, String)> {
+    mails
+        .iter()
+        .map(|m| {
+            let kind = if m.subject.starts_with("Sent:") {
+                "confirmation"
+            } else if m.subject.starts_with("Copy:") {
+                "copy"
+            } else {
+                "invitation"
+            };
+            (m.to.join(","), kind.to_owned(), m.source.clone())
+        })
+        .collect()
+}
+
+/// A sequential envelope invites only its first signer and copies the cc; a parallel one invites
+/// both signers; each sender gets a confirmation. Nobody else gets anything.
+#[tokio::test]
+async fn sequential_and_parallel_envelopes_mail_exactly_the_right_people() {
+    let stack = LocalStack::connect().await;
+    let cast = Cast::new();
+    let sender = cast.address("sender");
+    stack.verify_sender(&sender).await;
+    let from_sender = format!("\"Avery Example\" <{sender}>");
+    let from_platform = "\"eSign\" <no-reply@sign.example>".to_owned();
+
+    let (s1, s2, cc) = (
+        cast.address("seq-first"),
+        cast.address("seq-second"),
+        cast.address("seq-cc"),
+    );
+    let sequential = envelope_sent(
+        &sender,
+        "sequential",
+        &[
+            Who {
+                name: "First Signer",
+                email: s1.clone(),
+                role: "signer",
+                order: 1,
+                phone: None,
+            },
+            Who {
+                name: "Second Signer",
+                email: s2.clone(),
+                role: "signer",
+                order: 2,
+                phone: None,
+            },
+            Who {
+                name: "Copied Person",
+                email: cc.clone(),
+                role: "cc",
+                order: 3,
+                phone: None,
+            },
+        ],
+    );
+    let (p1, p2) = (cast.address("par-one"), cast.address("par-two"));
+    let parallel = envelope_sent(
+        &sender,
+        "parallel",
+        &[
+            Who {
+                name: "Parallel One",
+                email: p1.clone(),
+                role: "signer",
+                order: 1,
+                phone: None,
+            },
+            Who {
+                name: "Parallel Two",
+                email: p2.clone(),
+                role: "signer",
+                order: 1,
+                phone: None,
+            },
+        ],
+    );
+    stack.publish(&sequential).await;
+    stack.publish(&parallel).await;
+
+    let everyone = [
+        s1.clone(),
+        s2.clone(),
+        cc.clone(),
+        p1.clone(),
+        p2.clone(),
+        sender.clone(),
+    ];
+    let mails = stack
+        .wait_for_mails(&everyone, 6, Duration::from_secs(30))
+        .await;
+    let expected: BTreeSet<_> = [
+        (s1, "invitation", &from_sender),
+        (cc, "copy", &from_sender),
+        (p1, "invitation", &from_sender),
+        (p2, "invitation", &from_sender),
+        (sender.clone(), "confirmation", &from_platform),
+    ]
+    .into_iter()
+    .map(|(to, kind, from)| (to, kind.to_owned(), from.clone()))
+    .collect();
+    assert_eq!(summary(&mails), expected, "mails: {mails:#?}");
+    let confirmations = mails.iter().filter(|m| m.to == [sender.clone()]).count();
+    assert_eq!(confirmations, 2, "one confirmation per envelope");
+    for mail in &mails {
+        assert!(
+            !mail.text.contains("ZX81-TEST") && !mail.html.contains("ZX81-TEST"),
+            "access code leaked"
+        );
+    }
+}
+
+/// An event whose processing keeps failing (SES refuses its unverified sender) is received three
+/// times and then parked in notification-events-dlq, in its own message group; the envelopes
+/// published before and after it are delivered meanwhile.
+#[tokio::test]
+async fn a_failing_event_is_parked_in_the_dlq_while_other_envelopes_flow() {
+    let stack = LocalStack::connect().await;
+    let cast = Cast::new();
+    let good_sender = cast.address("good-sender");
+    stack.verify_sender(&good_sender).await;
+    let unverified = cast.address("unverified-sender");
+
+    let signer = |who: &str| Who {
+        name: "Some Signer",
+        email: cast.address(who),
+        role: "signer",
+        order: 1,
+        phone: None,
+    };
+    let before = envelope_sent(&good_sender, "parallel", &[signer("before")]);
+    let poison = envelope_sent(&unverified, "parallel", &[signer("poison")]);
+    let after = envelope_sent(&good_sender, "parallel", &[signer("after")]);
+    stack.publish(&before).await;
+    let poison = stack.publish(&poison).await;
+    stack.publish(&after).await;
+
+    let delivered = [cast.address("before"), cast.address("after")];
+    let mails = stack
+        .wait_for_mails(&delivered, 2, Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        mails.len(),
+        2,
+        "both healthy envelopes are delivered while the poison one retries: {mails:#?}"
+    );
+
+    // Three receives 30 s apart (the queue's visibility timeout), then the redrive.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
+    let parked = loop {
+        let found = stack
+            .peek("notification-events-dlq.fifo")
+            .await
+            .into_iter()
+            .find(|m| {
+                m.body()
+                    .is_some_and(|b| b.contains(&poison.event_id.to_string()))
+            });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the poison event never reached the DLQ"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    use aws_sdk_sqs::types::MessageSystemAttributeName as A;
+    let attrs = parked.attributes().expect("attributes");
+    assert_eq!(attrs.get(&A::MessageGroupId), Some(&poison.partition_key()));
+    let receives: u32 = attrs[&A::ApproximateReceiveCount].parse().unwrap();
+    assert!(receives >= 3, "moved after {receives} receives");
+    assert!(stack.mails_to(&[cast.address("poison")]).await.is_empty());
+}
+
+/// With SMS switched on (as `infra/bus.sh` deploys it), an invited signer with a phone gets a
+/// text, without the access code; a cc recipient with a phone does not.
+#[tokio::test]
+async fn invited_signers_with_a_phone_get_an_sms() {
+    let stack = LocalStack::connect().await;
+    let cast = Cast::new();
+    let sender = cast.address("sms-sender");
+    stack.verify_sender(&sender).await;
+    let digits: String = cast.tag.bytes().map(|b| (b % 10).to_string()).collect();
+    let (signer_phone, cc_phone) = (
+        format!("+1555{}", &digits[..7]),
+        format!("+1666{}", &digits[..7]),
+    );
+    let event = envelope_sent(
+        &sender,
+        "parallel",
+        &[
+            Who {
+                name: "Texted Signer",
+                email: cast.address("texted"),
+                role: "signer",
+                order: 1,
+                phone: Some(&signer_phone),
+            },
+            Who {
+                name: "Copied",
+                email: cast.address("copied"),
+                role: "cc",
+                order: 2,
+                phone: Some(&cc_phone),
+            },
+        ],
+    );
+    stack.publish(&event).await;
+    let mails = stack
+        .wait_for_mails(
+            &[cast.address("texted"), cast.address("copied")],
+            2,
+            Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(mails.len(), 2);
+    let texts = stack.sms_to(&signer_phone).await;
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].message.contains("Please sign: test agreement"));
+    assert!(!texts[0].message.contains("ZX81-TEST"));
+    assert!(stack.sms_to(&cc_phone).await.is_empty());
+}
