@@ -84,7 +84,13 @@ case "${1:-}" in
   test)
     up
     trap stop_runner EXIT
-    cargo test --workspace
+    out="$(mktemp)"
+    status=0
+    cargo test --workspace 2>&1 | tee "$out" || status=$?
+    # One closing line for the whole run: cargo prints a result line per test binary.
+    awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$out"
+    rm -f "$out"
+    exit "$status"
     ;;
   up) up ;;
   down) down ;;
