@@ -160,7 +160,7 @@ pub struct Who<'a> {
 
 /// A fresh `envelope.sent` event: new event and envelope ids, now as its time.
 pub fn envelope_sent(sender: &str, signing_order: &str, recipients: &[Who<'_>]) -> Value {
-    let now = esign_events::event::format_timestamp(&chrono_now());
+    let now = esign_events::time::Timestamp::now().to_string();
     let recipients: Vec<Value> = recipients
         .iter()
         .map(|r| {
@@ -199,8 +199,4 @@ pub fn envelope_sent(sender: &str, signing_order: &str, recipients: &[Who<'_>]) 
         },
         "metadata": {"userId": user, "correlationId": trace, "causationId": null}
     })
-}
-
-fn chrono_now() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now()
 }

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::mail::{header_text, mailbox, Mail, Sms, COPY, INVITATION, SENT_CONFIRMATION};
-use esign_events::catalogue::{EnvelopeSent, RecipientRole};
+use esign_events::catalogue::{AuthMethod, EnvelopeSent, RecipientRole};
 use esign_events::{Event, Payload};
 
 /// One message to deliver.
@@ -17,7 +17,7 @@ pub enum Message {
 pub fn plan(event: &Event, config: &Config) -> Vec<Message> {
     match &event.payload {
         Payload::EnvelopeSent(sent) => envelope_sent(sent, config),
-        Payload::EnvelopeViewed(_) | Payload::EnvelopeRecipientSigned(_) => Vec::new(),
+        _ => Vec::new(),
     }
 }
 
@@ -43,10 +43,10 @@ fn envelope_sent(sent: &EnvelopeSent, config: &Config) -> Vec<Message> {
             _ => "sign",
         };
         let link = format!("{envelope_link}/sign?recipient={}", recipient.recipient_id);
-        let notice = if recipient.access_code.is_some() {
-            "You will need the access code that the sender gave you."
-        } else {
-            ""
+        let notice = match recipient.auth_method {
+            AuthMethod::AccessCode => "You will need the access code that the sender gave you.",
+            AuthMethod::Sms => "We will text a code to your phone when you open it.",
+            AuthMethod::None => "",
         };
         let (text, html) = INVITATION.render(&[
             ("recipient_name", &recipient.name),

@@ -1,24 +1,25 @@
 //! The common event envelope and the parser that turns bytes into a typed [`Event`].
 
-use crate::catalogue::Payload;
+use crate::catalogue::{DataError, Payload};
 use crate::routing::EventType;
-use chrono::{DateTime, SecondsFormat, Utc};
+use crate::time::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 /// Who caused an event and how it relates to others.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Metadata {
     /// The user on whose behalf the event happened; null for system actions.
     #[serde(default)]
-    pub user_id: Option<String>,
+    pub user_id: Option<Uuid>,
     /// Shared by every event of one business flow.
-    pub correlation_id: String,
+    pub correlation_id: Uuid,
     /// The event that caused this one; null for an event a person started.
     #[serde(default)]
-    pub causation_id: Option<String>,
+    pub causation_id: Option<Uuid>,
 }
 
 /// A parsed, validated event.
@@ -29,9 +30,10 @@ pub struct Metadata {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub event_id: Uuid,
+    /// The wire type, version included (`envelope.sent` or `envelope.sent.v2`).
     pub event_type: EventType,
     pub version: String,
-    pub timestamp: DateTime<Utc>,
+    pub timestamp: Timestamp,
     pub source: String,
     pub trace_id: String,
     pub metadata: Metadata,
@@ -57,12 +59,27 @@ pub enum EventError {
         event_id: String,
         event_type: String,
     },
-    #[error("event {event_id}: unsupported version '{version}' of {event_type}")]
+    #[error(
+        "event {event_id}: unsupported version '{version}' of {event_type} (expected {expected}.x)"
+    )]
     UnsupportedVersion {
         event_id: String,
         event_type: String,
         version: String,
+        expected: u32,
     },
+}
+
+impl EventError {
+    /// A short, stable name of the kind of error, for metrics and dead-letter attributes.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventError::NotJson(_) => "not_json",
+            EventError::Invalid { .. } => "invalid",
+            EventError::UnknownType { .. } => "unknown_type",
+            EventError::UnsupportedVersion { .. } => "unsupported_version",
+        }
+    }
 }
 
 /// The envelope as it is on the wire, before the payload is typed.
@@ -72,8 +89,7 @@ struct Wire {
     event_id: Uuid,
     event_type: String,
     version: String,
-    #[serde(with = "rfc3339")]
-    timestamp: DateTime<Utc>,
+    timestamp: Timestamp,
     source: String,
     trace_id: String,
     data: Value,
@@ -82,25 +98,43 @@ struct Wire {
     extra: Map<String, Value>,
 }
 
-/// The versions of the envelope format this code reads.
-const SUPPORTED_MAJOR: &str = "1";
+/// Reads `"M.m"` and returns `M`.
+fn major_of(version: &str) -> Option<u32> {
+    let (major, minor) = version.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(major) && digits(minor))
+        .then(|| major.parse().ok())
+        .flatten()
+}
 
 impl Event {
-    /// Builds a new event around a payload, stamped now with a fresh id.
+    /// Builds a new event around a payload, stamped now with a fresh id, in the newest version
+    /// of its type.
     pub fn new(payload: Payload, source: &str, trace_id: &str, metadata: Metadata) -> Self {
-        let data = payload.to_value();
+        let event_type = payload.event_type();
         Self {
             event_id: Uuid::new_v4(),
-            event_type: payload.event_type(),
-            version: "1.0".into(),
-            timestamp: Utc::now(),
+            event_type,
+            version: format!("{}.0", event_type.major()),
+            timestamp: Timestamp::now(),
             source: source.into(),
             trace_id: trace_id.into(),
             metadata,
+            data: payload.to_value(),
             payload,
-            data,
             extra: Map::new(),
         }
+    }
+
+    /// A new event caused by this one: same `traceId` and `correlationId`, and this event as its
+    /// `causationId`.
+    pub fn caused(&self, payload: Payload, source: &str) -> Self {
+        let metadata = Metadata {
+            user_id: self.metadata.user_id,
+            correlation_id: self.metadata.correlation_id,
+            causation_id: Some(self.event_id),
+        };
+        Self::new(payload, source, &self.trace_id, metadata)
     }
 
     /// Parses and validates an event from JSON bytes.
@@ -142,19 +176,19 @@ impl Event {
                 event_id: event_id.clone(),
                 event_type: wire.event_type.clone(),
             })?;
-        if wire.version.split('.').next() != Some(SUPPORTED_MAJOR) {
+        if major_of(&wire.version) != Some(event_type.major()) {
             return Err(EventError::UnsupportedVersion {
                 event_id,
                 event_type: wire.event_type,
                 version: wire.version,
+                expected: event_type.major(),
             });
         }
 
-        let payload =
-            Payload::from_data(event_type, &wire.data).map_err(|e| located(e, "data", &invalid))?;
-        payload
-            .check()
-            .map_err(|(path, message)| invalid(path, message))?;
+        let payload = Payload::from_data(event_type, &wire.data).map_err(|e| match e {
+            DataError::Serde(e) => located(e, "data", &invalid),
+            DataError::Rule(path, message) => invalid(path, message),
+        })?;
 
         Ok(Self {
             event_id: wire.event_id,
@@ -180,18 +214,15 @@ impl Event {
         &self.data
     }
 
-    /// The event as JSON, with its timestamp in UTC to the millisecond and every unknown field
-    /// it arrived with.
-    pub fn to_json(&self) -> String {
+    /// The event as a JSON value, with its timestamp in UTC to the millisecond and every unknown
+    /// field it arrived with.
+    pub fn to_value(&self) -> Value {
         let mut object = self.extra.clone();
         let fields = [
             ("eventId", Value::String(self.event_id.to_string())),
             ("eventType", Value::String(self.event_type.name().into())),
             ("version", Value::String(self.version.clone())),
-            (
-                "timestamp",
-                Value::String(format_timestamp(&self.timestamp)),
-            ),
+            ("timestamp", Value::String(self.timestamp.to_string())),
             ("source", Value::String(self.source.clone())),
             ("traceId", Value::String(self.trace_id.clone())),
             ("data", self.data.clone()),
@@ -203,7 +234,12 @@ impl Event {
         for (key, value) in fields {
             object.insert(key.into(), value);
         }
-        Value::Object(object).to_string()
+        Value::Object(object)
+    }
+
+    /// [`Event::to_value`] as text.
+    pub fn to_json(&self) -> String {
+        self.to_value().to_string()
     }
 }
 
@@ -219,7 +255,7 @@ fn kind(value: &Value) -> &'static str {
 }
 
 /// Turns a serde error with its path into our error, naming the missing field itself rather than
-/// its parent and saying "required" or "must not be null" in plain words.
+/// its parent and saying what is wrong in plain words.
 fn located(
     error: serde_path_to_error::Error<serde_json::Error>,
     prefix: &str,
@@ -230,7 +266,6 @@ fn located(
         path.clear();
     }
     let mut message = error.inner().to_string();
-    // serde_json appends " at line X column Y" only when reading text; values have none.
     if let Some(field) = message
         .strip_prefix("missing field `")
         .and_then(|rest| rest.split('`').next())
@@ -246,7 +281,17 @@ fn located(
             .split(", expected ")
             .nth(1)
             .unwrap_or("another type");
-        message = format!("has the wrong type or value: expected {expected}");
+        message = match expected {
+            "u32" | "u64" => "must be a non-negative integer".into(),
+            "a boolean" => "must be true or false".into(),
+            other => format!("must be {other}"),
+        };
+    } else if message.starts_with("UUID parsing failed")
+        || message.starts_with("invalid character")
+        || message.starts_with("invalid length")
+        || message.starts_with("invalid group")
+    {
+        message = "must be a UUID".into();
     }
     invalid(join(prefix, &path), message)
 }
@@ -257,56 +302,5 @@ fn join(a: &str, b: &str) -> String {
         (_, true) => a.into(),
         _ if b.starts_with('[') => format!("{a}{b}"),
         _ => format!("{a}.{b}"),
-    }
-}
-
-/// Formats a timestamp as published: UTC, milliseconds, `Z`.
-pub fn format_timestamp(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// Strict RFC 3339 parsing: a zone (`Z` or a numeric offset) is required.
-pub(crate) mod rfc3339 {
-    use chrono::{DateTime, Utc};
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn parse(s: &str) -> Result<DateTime<Utc>, String> {
-        // chrono also takes a space for the `T`; RFC 3339 allows it but the contract does not.
-        if s.as_bytes().get(10) != Some(&b'T') {
-            return Err(format!(
-                "'{s}' is not an RFC 3339 timestamp (expected 'T' after the date)"
-            ));
-        }
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| format!("'{s}' is not an RFC 3339 timestamp with a zone: {e}"))
-    }
-
-    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::format_timestamp(t))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        let s = String::deserialize(d)?;
-        parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-/// [`rfc3339`] for fields that may be null or absent.
-pub(crate) mod rfc3339_opt {
-    use chrono::{DateTime, Utc};
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(t) => super::rfc3339::serialize(t, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|s| super::rfc3339::parse(&s).map_err(serde::de::Error::custom))
-            .transpose()
     }
 }

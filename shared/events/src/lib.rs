@@ -13,11 +13,13 @@
 pub mod aws;
 pub mod catalogue;
 pub mod event;
+pub mod metrics;
 pub mod personal;
 pub mod publish;
 pub mod routing;
 pub mod runtime;
 pub mod telemetry;
+pub mod time;
 
 pub use catalogue::Payload;
 pub use event::{Event, EventError, Metadata};

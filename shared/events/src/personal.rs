@@ -4,8 +4,26 @@
 //! `format!("{x}")` cannot leak it. The value is reached only through an explicit `expose()`,
 //! which makes every use greppable.
 
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize};
+use std::borrow::Cow;
 use std::fmt;
+
+macro_rules! string_schema {
+    ($ty:ident, $schema:tt) => {
+        impl JsonSchema for $ty {
+            fn inline_schema() -> bool {
+                true
+            }
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($ty).into()
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!($schema)
+            }
+        }
+    };
+}
 
 macro_rules! redacted_fmt {
     ($ty:ident) => {
@@ -35,6 +53,7 @@ macro_rules! redacted_fmt {
 #[serde(transparent)]
 pub struct Email(String);
 redacted_fmt!(Email);
+string_schema!(Email, { "type": "string", "format": "email", "maxLength": 254 });
 
 impl Email {
     /// Checks the address: one `@`, a non-empty local part, a dotted domain, no spaces or
@@ -77,6 +96,7 @@ impl<'de> Deserialize<'de> for Email {
 #[serde(transparent)]
 pub struct Phone(String);
 redacted_fmt!(Phone);
+string_schema!(Phone, { "type": "string", "pattern": "^\\+[1-9][0-9]{7,14}$" });
 
 impl Phone {
     /// Checks the E.164 shape.
@@ -107,6 +127,7 @@ impl<'de> Deserialize<'de> for Phone {
 #[serde(transparent)]
 pub struct IpAddress(String);
 redacted_fmt!(IpAddress);
+string_schema!(IpAddress, { "type": "string", "anyOf": [{ "format": "ipv4" }, { "format": "ipv6" }] });
 
 impl IpAddress {
     /// Checks that the text is an IPv4 or IPv6 address.
@@ -130,6 +151,7 @@ impl<'de> Deserialize<'de> for IpAddress {
 #[serde(transparent)]
 pub struct Secret(String);
 redacted_fmt!(Secret);
+string_schema!(Secret, { "type": "string", "minLength": 1, "writeOnly": true });
 
 impl Secret {
     /// Wraps a secret value.

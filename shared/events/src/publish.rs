@@ -36,6 +36,15 @@ pub enum PublishError {
         field: &'static str,
         value: String,
     },
+    #[error(
+        "event {event_id}: {event_type} was supported until {until}; publish {replacement} instead"
+    )]
+    Retired {
+        event_id: String,
+        event_type: &'static str,
+        until: chrono::NaiveDate,
+        replacement: &'static str,
+    },
     #[error("no topic is known for category '{0}'")]
     NoTopic(Category),
     #[error("listing SNS topics failed: {0}")]
@@ -95,9 +104,27 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    /// Prepares an event: serialises it and checks size and ids before any network call.
+    /// Prepares an event: serialises it and checks its version, size and ids before any
+    /// network call.
     pub fn prepare(event: &Event) -> Result<Self, PublishError> {
+        Self::prepare_on(event, chrono::Utc::now().date_naive())
+    }
+
+    /// [`Outgoing::prepare`] as of a given day.
+    pub fn prepare_on(event: &Event, today: chrono::NaiveDate) -> Result<Self, PublishError> {
         let event_id = event.event_id.to_string();
+        if !event.event_type.is_publishable_on(today) {
+            let d = event
+                .event_type
+                .deprecation()
+                .expect("only deprecated types expire");
+            return Err(PublishError::Retired {
+                event_id,
+                event_type: event.event_type.name(),
+                until: d.supported_until,
+                replacement: d.replaced_by.name(),
+            });
+        }
         let outgoing = Self {
             category: event.event_type.category(),
             body: event.to_json(),

@@ -13,6 +13,7 @@
 //! - Without a `MessageGroupId` attribute the group falls back to the event's partition key.
 
 use crate::event::{Event, EventError};
+use crate::metrics::{Recorder, Unit};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::join_all;
 use serde_json::Value;
@@ -123,6 +124,15 @@ pub async fn process_batch<H: Handler>(
     handler: &H,
     batch: &SqsEvent,
 ) -> Result<SqsBatchResponse, BatchError> {
+    process_batch_with(handler, batch, &Recorder::new()).await
+}
+
+/// [`process_batch`], recording metrics into `metrics`.
+pub async fn process_batch_with<H: Handler>(
+    handler: &H,
+    batch: &SqsEvent,
+    metrics: &Recorder,
+) -> Result<SqsBatchResponse, BatchError> {
     let prepared = batch
         .records
         .iter()
@@ -142,7 +152,7 @@ pub async fn process_batch<H: Handler>(
     let failed: HashSet<String> = join_all(
         groups
             .iter()
-            .map(|(_, records)| run_group(handler, records)),
+            .map(|(_, records)| run_group(handler, records, metrics)),
     )
     .await
     .into_iter()
@@ -164,7 +174,11 @@ pub async fn process_batch<H: Handler>(
 
 /// Runs one group's records in order and returns the message ids to report failed: the first
 /// failure and everything after it.
-async fn run_group<H: Handler>(handler: &H, records: &[&Prepared<'_>]) -> Vec<String> {
+async fn run_group<H: Handler>(
+    handler: &H,
+    records: &[&Prepared<'_>],
+    metrics: &Recorder,
+) -> Vec<String> {
     for (i, record) in records.iter().enumerate() {
         let ctx = &record.ctx;
         let span = tracing::info_span!(
@@ -180,7 +194,8 @@ async fn run_group<H: Handler>(handler: &H, records: &[&Prepared<'_>]) -> Vec<St
             let event = match &record.event {
                 Ok(event) => event,
                 Err(error) => {
-                    tracing::warn!(%error, "record can't be decoded");
+                    tracing::warn!(%error, kind = error.kind(), "record can't be decoded");
+                    metrics.count("RecordsFailed", &[("EventType", "undecodable")]);
                     return false;
                 }
             };
@@ -188,13 +203,39 @@ async fn run_group<H: Handler>(handler: &H, records: &[&Prepared<'_>]) -> Vec<St
             span.record("event_id", tracing::field::display(event.event_id));
             span.record("event_type", event.event_type.name());
             span.record("trace_id", event.trace_id.as_str());
-            match handler.handle(event, ctx).await {
+            let event_type = event.event_type.name();
+            if event
+                .event_type
+                .is_deprecated_on(chrono::Utc::now().date_naive())
+            {
+                tracing::warn!(version = %event.version, "consumed a deprecated event version");
+                metrics.count("DeprecatedVersionConsumed", &[("EventType", event_type)]);
+            }
+            let started = std::time::Instant::now();
+            let result = handler.handle(event, ctx).await;
+            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            metrics.record(
+                "ProcessingTime",
+                Unit::Milliseconds,
+                elapsed_ms,
+                &[("EventType", event_type)],
+            );
+            match result {
                 Ok(()) => {
                     tracing::debug!("record handled");
+                    metrics.count("RecordsProcessed", &[("EventType", event_type)]);
+                    let age = chrono::Utc::now() - event.timestamp.0;
+                    metrics.record(
+                        "EndToEndLatency",
+                        Unit::Milliseconds,
+                        age.num_milliseconds().max(0) as f64,
+                        &[("EventType", event_type)],
+                    );
                     true
                 }
                 Err(error) => {
                     tracing::warn!(%error, "record failed");
+                    metrics.count("RecordsFailed", &[("EventType", event_type)]);
                     false
                 }
             }
@@ -228,8 +269,11 @@ pub async fn invoke<H: Handler>(
         request_id = %event.context.request_id,
         records = event.payload.records.len(),
     );
+    let metrics = Recorder::new();
     async {
-        let response = process_batch(handler, &event.payload).await?;
+        let response = process_batch_with(handler, &event.payload, &metrics).await;
+        metrics.flush();
+        let response = response?;
         tracing::info!(
             records = event.payload.records.len(),
             failed = response.batch_item_failures.len(),

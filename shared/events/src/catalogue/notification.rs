@@ -1,0 +1,111 @@
+//! Notification events: each message from queued to sent, delivered or failed.
+
+use super::Check;
+use crate::time::Timestamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// How a message reaches a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Email,
+    Sms,
+}
+
+/// How urgent a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Low,
+    Normal,
+    High,
+}
+
+/// `notification.queued`: a message is about to be delivered. The destination itself is not on
+/// the bus; the recipient is named by id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationQueued {
+    pub notification_id: Uuid,
+    #[serde(default)]
+    pub envelope_id: Option<Uuid>,
+    #[serde(default)]
+    pub recipient_id: Option<Uuid>,
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
+    pub channel: Channel,
+    /// The template the message is rendered from, such as `invitation`.
+    pub template: String,
+    pub priority: Priority,
+    pub queued_at: Timestamp,
+}
+
+/// `notification.sent`: the provider accepted the message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationSent {
+    pub notification_id: Uuid,
+    #[serde(default)]
+    pub envelope_id: Option<Uuid>,
+    pub channel: Channel,
+    pub provider_message_id: String,
+    pub sent_at: Timestamp,
+}
+
+/// `notification.delivered`: the provider reports delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationDelivered {
+    pub notification_id: Uuid,
+    #[serde(default)]
+    pub envelope_id: Option<Uuid>,
+    pub channel: Channel,
+    pub provider_message_id: String,
+    pub delivered_at: Timestamp,
+}
+
+/// Why a message failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationErrorType {
+    Bounce,
+    Complaint,
+    Rejected,
+    Throttled,
+    ProviderError,
+}
+
+/// `notification.failed`: a delivery attempt failed; `willRetry` says whether another follows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationFailed {
+    pub notification_id: Uuid,
+    #[serde(default)]
+    pub envelope_id: Option<Uuid>,
+    pub channel: Channel,
+    pub error_type: NotificationErrorType,
+    pub error_message: String,
+    pub retry_count: u32,
+    pub will_retry: bool,
+    #[serde(default)]
+    pub next_retry_at: Option<Timestamp>,
+    pub failed_at: Timestamp,
+}
+
+impl Check for NotificationFailed {
+    fn check(&self) -> Result<(), (String, String)> {
+        match (self.will_retry, self.next_retry_at) {
+            (true, None) => Err((
+                "data.nextRetryAt".into(),
+                "is required when willRetry is true".into(),
+            )),
+            (false, Some(_)) => Err((
+                "data.nextRetryAt".into(),
+                "must be null when willRetry is false".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
