@@ -185,6 +185,9 @@ impl Event {
             });
         }
 
+        if !wire.data.is_object() {
+            return Err(invalid("data".into(), "must be an object".into()));
+        }
         let payload = Payload::from_data(event_type, &wire.data).map_err(|e| match e {
             DataError::Serde(e) => located(e, "data", &invalid),
             DataError::Rule(path, message) => invalid(path, message),
@@ -283,6 +286,7 @@ fn located(
             .unwrap_or("another type");
         message = match expected {
             "u32" | "u64" => "must be a non-negative integer".into(),
+            uuid if uuid.contains("UUID") => "must be a UUID".into(),
             "a boolean" => "must be true or false".into(),
             other => format!("must be {other}"),
         };
