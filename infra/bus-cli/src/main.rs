@@ -43,6 +43,19 @@ enum Command {
     /// Register an address as a verified SES sending identity (what a sender needs before
     /// invitations can go out from their address).
     VerifySender { email: String },
+    /// Check the committed JSON Schemas against the types, or write them.
+    Schemas {
+        /// The schema folder.
+        #[arg(long, default_value = "schemas")]
+        dir: PathBuf,
+        /// Write the generated schemas instead of checking them.
+        #[arg(long)]
+        write: bool,
+        /// Also record versions that have no released baseline yet in <dir>/released. A
+        /// baseline, once written, is never rewritten by this command.
+        #[arg(long)]
+        release: bool,
+    },
     /// Print the e-mails and SMS messages the local stack captured.
     Outbox {
         /// Wait until at least this many e-mails were captured (at most --wait-secs).
@@ -77,14 +90,16 @@ async fn main() -> Result<()> {
         Command::Run { .. } => esign_events::telemetry::init(),
         _ => esign_events::telemetry::init_with_default("warn"),
     }
-    let aws = esign_events::aws::sdk_config().await;
+    // Loaded on first use: `schemas` and `outbox` need no AWS configuration.
+    let aws = tokio::sync::OnceCell::new();
+    let aws = || aws.get_or_init(esign_events::aws::sdk_config);
 
     match cli.command {
         Command::Publish { file } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let event = Event::from_slice(&bytes).with_context(|| format!("{}", file.display()))?;
-            let sns = aws_sdk_sns::Client::new(&aws);
+            let sns = aws_sdk_sns::Client::new(aws().await);
             let publisher = Publisher::new(sns.clone(), Topics::discover(&sns).await?);
             let message_id = publisher.publish(&event).await?;
             println!(
@@ -98,12 +113,13 @@ async fn main() -> Result<()> {
         Command::Deploy { stack } => {
             let template = Template::load(&stack.template)?;
             let overrides: BTreeMap<_, _> = stack.parameters.into_iter().collect();
-            let cfn = aws_sdk_cloudformation::Client::new(&aws);
+            let cfn = aws_sdk_cloudformation::Client::new(aws().await);
             deploy::deploy(&cfn, STACK_NAME, &template, &overrides).await?;
-            let deployed = deploy::Deployed::read(&aws, STACK_NAME, &template, &overrides).await?;
+            let deployed =
+                deploy::Deployed::read(aws().await, STACK_NAME, &template, &overrides).await?;
             // The platform's own address must be a verified identity before anything is sent.
             if let Some(from) = deployed.parameters.get("MailFrom") {
-                verify_sender(&aws, from).await?;
+                verify_sender(aws().await, from).await?;
             }
             println!(
                 "stack {STACK_NAME} deployed: {} resources",
@@ -113,17 +129,30 @@ async fn main() -> Result<()> {
         Command::Run { stack, bin_dir } => {
             let template = Template::load(&stack.template)?;
             let overrides: BTreeMap<_, _> = stack.parameters.into_iter().collect();
-            let deployed = deploy::Deployed::read(&aws, STACK_NAME, &template, &overrides).await?;
+            let deployed =
+                deploy::Deployed::read(aws().await, STACK_NAME, &template, &overrides).await?;
             let bin_dir = bin_dir.unwrap_or_else(default_bin_dir);
             let (stop, shutdown) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
                 wait_for_signal().await;
                 let _ = stop.send(true);
             });
-            event_source::run(&aws, template.functions()?, &deployed, bin_dir, shutdown).await?;
+            event_source::run(
+                aws().await,
+                template.functions()?,
+                &deployed,
+                bin_dir,
+                shutdown,
+            )
+            .await?;
         }
+        Command::Schemas {
+            dir,
+            write,
+            release,
+        } => schemas(&dir, write, release)?,
         Command::VerifySender { email } => {
-            verify_sender(&aws, &email).await?;
+            verify_sender(aws().await, &email).await?;
             println!("{email} is a verified sending identity");
         }
         Command::Outbox { expect, wait_secs } => {
@@ -154,6 +183,47 @@ async fn main() -> Result<()> {
                 println!("  To {}: {}", s.phone, s.message);
             }
         }
+    }
+    Ok(())
+}
+
+fn schemas(dir: &std::path::Path, write: bool, release: bool) -> Result<()> {
+    use esign_events::schema;
+    let released = dir.join("released");
+    let mut stale = 0;
+    for (name, generated) in schema::all() {
+        let text = schema::to_file_text(&generated);
+        let path = dir.join(&name);
+        let current = std::fs::read_to_string(&path).ok();
+        if current.as_deref() != Some(text.as_str()) {
+            stale += 1;
+            if write {
+                std::fs::create_dir_all(dir)?;
+                std::fs::write(&path, &text)?;
+                println!("wrote {}", path.display());
+            } else {
+                println!("{} differs from the types", path.display());
+            }
+        }
+        let baseline_path = released.join(&name);
+        match std::fs::read_to_string(&baseline_path) {
+            Ok(baseline) => {
+                let baseline: serde_json::Value = serde_json::from_str(&baseline)?;
+                for problem in schema::breaking_changes(&baseline, &generated) {
+                    stale += 1;
+                    println!("{name}: not additive: {problem}");
+                }
+            }
+            Err(_) if release => {
+                std::fs::create_dir_all(&released)?;
+                std::fs::write(&baseline_path, &text)?;
+                println!("released {}", baseline_path.display());
+            }
+            Err(_) => println!("{name}: no released baseline yet (use --release)"),
+        }
+    }
+    if stale > 0 && !write {
+        anyhow::bail!("{stale} problem(s); regenerate with `esign-bus schemas --write`");
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ pub mod personal;
 pub mod publish;
 pub mod routing;
 pub mod runtime;
+pub mod schema;
 pub mod telemetry;
 pub mod time;
 

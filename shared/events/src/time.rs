@@ -72,7 +72,7 @@ pub struct IsoDuration {
 
 impl IsoDuration {
     /// Parses `PnYnMnWnDTnHnMnS` (each part optional, at least one present, a fraction only on
-    /// the last). Years and months count as 365 and 30 days for [`IsoDuration::as_secs_f64`].
+    /// the seconds). Years and months count as 365 and 30 days for [`IsoDuration::as_secs_f64`].
     pub fn parse(s: &str) -> Result<Self, String> {
         let bad = || format!("is not an ISO 8601 duration such as P1DT2H30M: '{s}'");
         let rest = s.strip_prefix('P').ok_or_else(bad)?;
@@ -96,7 +96,7 @@ impl IsoDuration {
                     .iter()
                     .position(|(u, _)| *u == c)
                     .ok_or_else(bad)?;
-                if number.is_empty() || fraction_seen {
+                if number.is_empty() || fraction_seen || (number.contains('.') && c != 'S') {
                     return Err(bad());
                 }
                 let value: f64 = number.parse().map_err(|_| bad())?;
@@ -194,7 +194,13 @@ impl JsonSchema for IsoDuration {
         "IsoDuration".into()
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "string", "format": "duration" })
+        // Not `"format": "duration"`: that is RFC 3339's grammar, which has no fractions of a
+        // second, while ISO 8601 (and the durations published here) have them.
+        json_schema!({
+            "type": "string",
+            "minLength": 3,
+            "pattern": "^P([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?(T([0-9]+H)?([0-9]+M)?([0-9]+([.,][0-9]+)?S)?)?$"
+        })
     }
 }
 
