@@ -200,3 +200,18 @@ pub fn envelope_sent(sender: &str, signing_order: &str, recipients: &[Who<'_>]) 
         "metadata": {"userId": user, "correlationId": trace, "causationId": null}
     })
 }
+
+/// [`envelope_sent`] as `envelope.sent.v2`: no access codes, an `authMethod` per recipient.
+pub fn envelope_sent_v2(sender: &str, signing_order: &str, recipients: &[Who<'_>]) -> Value {
+    let mut event = envelope_sent(sender, signing_order, recipients);
+    event["eventType"] = json!("envelope.sent.v2");
+    event["version"] = json!("2.0");
+    for r in event["data"]["recipients"]
+        .as_array_mut()
+        .expect("recipients")
+    {
+        r.as_object_mut().expect("a recipient").remove("accessCode");
+        r["authMethod"] = json!("access_code");
+    }
+    event
+}

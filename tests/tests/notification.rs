@@ -1,7 +1,7 @@
 //! The main job end to end: an envelope is published to SNS, the bus carries it to the
 //! notification queue, the notification function runs, and SES captures the e-mails.
 
-use integration_tests::{envelope_sent, Cast, LocalStack, Who};
+use integration_tests::{envelope_sent, envelope_sent_v2, Cast, LocalStack, Who};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -230,4 +230,52 @@ async fn invited_signers_with_a_phone_get_an_sms() {
     assert!(texts[0].message.contains("Please sign: test agreement"));
     assert!(!texts[0].message.contains("ZX81-TEST"));
     assert!(stack.sms_to(&cc_phone).await.is_empty());
+}
+
+/// `envelope.sent.v2` reaches the notification function through the same subscription and is
+/// handled like v1.
+#[tokio::test]
+async fn version_2_of_envelope_sent_is_delivered_like_version_1() {
+    let stack = LocalStack::connect().await;
+    let cast = Cast::new();
+    let sender = cast.address("v2-sender");
+    stack.verify_sender(&sender).await;
+    let event = envelope_sent_v2(
+        &sender,
+        "sequential",
+        &[
+            Who {
+                name: "V2 First",
+                email: cast.address("v2-first"),
+                role: "signer",
+                order: 1,
+                phone: None,
+            },
+            Who {
+                name: "V2 Second",
+                email: cast.address("v2-second"),
+                role: "signer",
+                order: 2,
+                phone: None,
+            },
+        ],
+    );
+    stack.publish(&event).await;
+    let everyone = [
+        cast.address("v2-first"),
+        cast.address("v2-second"),
+        sender.clone(),
+    ];
+    let mails = stack
+        .wait_for_mails(&everyone, 2, Duration::from_secs(30))
+        .await;
+    let to: BTreeSet<String> = mails.iter().map(|m| m.to.join(",")).collect();
+    assert_eq!(to, BTreeSet::from([cast.address("v2-first"), sender]));
+    let invitation = mails
+        .iter()
+        .find(|m| m.to == [cast.address("v2-first")])
+        .unwrap();
+    assert!(invitation
+        .text
+        .contains("access code that the sender gave you"));
 }
