@@ -9,6 +9,8 @@
 #   infra/bus.sh test    the tests: unit tests and the integration tests against the stack
 #   infra/bus.sh up      start the stack and the functions (left running)
 #   infra/bus.sh down    stop the functions and the stack; nothing is left behind
+#   infra/bus.sh publish FILE   publish an event to the running local stack
+#   infra/bus.sh outbox         print the e-mails and SMS the local stack captured
 #
 # Local parameters: SmsEnabled=true, so SMS can be seen in the local SNS log.
 set -euo pipefail
@@ -79,11 +81,17 @@ case "${1:-}" in
     "$BIN/esign-bus" verify-sender "$sender"
     "$BIN/esign-bus" publish "$sample"
     "$BIN/esign-bus" outbox --expect 2 --wait-secs 30
-    log "the bus is still running; publish more with $BIN/esign-bus publish <file>; stop it with infra/bus.sh down"
+    log "the bus is still running: publish more with 'infra/bus.sh publish <file>', read mail with 'infra/bus.sh outbox', stop it with 'infra/bus.sh down'"
+    ;;
+  publish | outbox)
+    BIN="$(target_dir)/debug"
+    [[ -x "$BIN/esign-bus" ]] || cargo build -p bus-cli --quiet
+    "$BIN/esign-bus" "$@"
     ;;
   test)
     up
-    trap stop_runner EXIT
+    # Nothing is left running afterwards, whether the tests pass or not.
+    trap down EXIT
     out="$(mktemp)"
     status=0
     cargo test --workspace 2>&1 | tee "$out" || status=$?
@@ -95,7 +103,7 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   *)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -163,8 +163,9 @@ impl Event {
             message,
         };
 
+        // By value, so that `data` and unknown fields move into the event rather than copy.
         let wire: Wire =
-            serde_path_to_error::deserialize(&value).map_err(|e| located(e, "", &invalid))?;
+            serde_path_to_error::deserialize(value).map_err(|e| located(e, "", &invalid))?;
         for (path, text) in [("source", &wire.source), ("traceId", &wire.trace_id)] {
             if text.trim().is_empty() {
                 return Err(invalid(path.into(), "must not be empty".into()));
