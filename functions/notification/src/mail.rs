@@ -8,6 +8,9 @@ use esign_events::personal::{Email, Phone};
 pub struct Mail {
     /// What the message is, for logs and metrics (never personal).
     pub kind: &'static str,
+    /// Names this message among those of its event, for its idempotency record: kind, channel
+    /// and recipient id (never an address).
+    pub key: String,
     /// The `From` mailbox, already safe for a header: `"Name" <address>` or encoded words.
     pub from: String,
     pub to: Email,
@@ -20,6 +23,8 @@ pub struct Mail {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sms {
     pub kind: &'static str,
+    /// See [`Mail::key`].
+    pub key: String,
     pub to: Phone,
     pub text: String,
 }

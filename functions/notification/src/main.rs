@@ -1,6 +1,10 @@
 //! The notification function's entry point.
 
+// The runtime's futures nest deeply (SDK calls inside the batch policy inside lambda_runtime).
+#![recursion_limit = "256"]
+
 use aws_lambda_events::sqs::SqsEvent;
+use esign_events::runtime::{aws_runtime, idempotency_store};
 use lambda_runtime::{service_fn, LambdaEvent};
 use notification::{deliver::AwsDelivery, Config, NotificationHandler};
 
@@ -10,10 +14,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     let config = Config::from_env()?;
     let aws = esign_events::aws::sdk_config().await;
-    let handler = NotificationHandler::new(config, AwsDelivery::new(&aws));
+    let handler =
+        NotificationHandler::new(config, AwsDelivery::new(&aws), idempotency_store(&aws)?);
+    let runtime = aws_runtime("notification", handler, &aws)?;
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        esign_events::runtime::invoke(&handler, event)
+        runtime.invoke(event)
     }))
     .await
 }

@@ -59,6 +59,7 @@ fn envelope_sent(sent: &EnvelopeSent, config: &Config) -> Vec<Message> {
         ]);
         out.push(Message::Email(Mail {
             kind: "invitation",
+            key: format!("invitation/email/{}", recipient.recipient_id),
             from: sender_from.clone(),
             to: recipient.email.clone(),
             subject: subject_line.clone(),
@@ -77,6 +78,7 @@ fn envelope_sent(sent: &EnvelopeSent, config: &Config) -> Vec<Message> {
             );
             out.push(Message::Sms(Sms {
                 kind: "invitation",
+                key: format!("invitation/sms/{}", recipient.recipient_id),
                 to: recipient.phone.clone().expect("filtered on phone"),
                 text,
             }));
@@ -96,6 +98,7 @@ fn envelope_sent(sent: &EnvelopeSent, config: &Config) -> Vec<Message> {
         ]);
         out.push(Message::Email(Mail {
             kind: "copy",
+            key: format!("copy/email/{}", cc.recipient_id),
             from: sender_from.clone(),
             to: cc.email.clone(),
             subject: format!("Copy: {subject_line}"),
@@ -113,6 +116,7 @@ fn envelope_sent(sent: &EnvelopeSent, config: &Config) -> Vec<Message> {
     ]);
     out.push(Message::Email(Mail {
         kind: "sent-confirmation",
+        key: "sent-confirmation/email/sender".into(),
         from: mailbox(&config.platform_name, &config.mail_from),
         to: sent.sender_email.clone(),
         subject: format!("Sent: {subject_line}"),

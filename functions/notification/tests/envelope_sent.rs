@@ -1,5 +1,6 @@
 //! Who gets what when an envelope is sent, checked with a delivery fake.
 
+use esign_events::idempotency::MemoryStore;
 use esign_events::runtime::{process_batch, Handler, HandlerError, RecordContext};
 use esign_events::Event;
 use notification::deliver::Deliver;
@@ -135,16 +136,18 @@ fn invitations_come_from_the_sender_and_the_confirmation_from_the_platform() {
     assert_eq!(confirmation.from, "\"eSign\" <no-reply@sign.example>");
 }
 
-/// Records deliveries; refuses mail to one address.
+/// Records deliveries; refuses mail to one address (while `refusing` is set).
 #[derive(Default)]
 struct FakeDelivery {
     refuse: Option<&'static str>,
+    healed: std::sync::atomic::AtomicBool,
     sent: Mutex<Vec<String>>,
 }
 
 impl Deliver for FakeDelivery {
     async fn email(&self, mail: &Mail) -> Result<String, HandlerError> {
-        if Some(mail.to.expose()) == self.refuse {
+        let healed = self.healed.load(std::sync::atomic::Ordering::SeqCst);
+        if Some(mail.to.expose()) == self.refuse && !healed {
             return Err(HandlerError::Permanent(
                 "ses:SendEmail: MessageRejected".into(),
             ));
@@ -164,6 +167,7 @@ fn ctx() -> RecordContext {
         group_id: "g".into(),
         receive_count: 1,
         queue_arn: None,
+        deadline_ms: esign_events::runtime::now_ms() + 5_000,
     }
 }
 
@@ -175,6 +179,7 @@ async fn a_refused_delivery_fails_the_event() {
             refuse: Some("jordan.sample@example.net"),
             ..Default::default()
         },
+        MemoryStore::new(),
     );
     let event = Event::from_value(sample()).unwrap();
     let err = handler.handle(&event, &ctx()).await.unwrap_err();
@@ -189,6 +194,7 @@ async fn the_batch_response_reports_exactly_the_failed_records() {
             refuse: Some("jordan.sample@example.net"),
             ..Default::default()
         },
+        MemoryStore::new(),
     );
     let good = sample();
     let mut bad = sample();
@@ -212,4 +218,53 @@ async fn the_batch_response_reports_exactly_the_failed_records() {
         .map(|f| f.item_identifier.as_str())
         .collect();
     assert_eq!(failed, vec!["m-2"]);
+}
+
+/// A retry after a partial failure sends only the messages that did not go out, and the same
+/// event delivered again sends nothing.
+#[tokio::test]
+async fn each_message_goes_out_once_across_retries_and_redeliveries() {
+    let mut value = with_cc(sample());
+    value["data"]["signingOrder"] = json!("parallel");
+    let event = Event::from_value(value).unwrap();
+    // Riley's invitation (the second message) fails once.
+    let handler = NotificationHandler::new(
+        config(false),
+        FakeDelivery {
+            refuse: Some("riley.placeholder@example.org"),
+            ..Default::default()
+        },
+        MemoryStore::new(),
+    );
+    assert!(handler.handle(&event, &ctx()).await.is_err());
+    handler.deliver_healed();
+    handler.handle(&event, &ctx()).await.unwrap();
+    handler.handle(&event, &ctx()).await.unwrap();
+    let sent = handler.sent();
+    assert_eq!(
+        sent,
+        vec![
+            "jordan.sample@example.net",
+            "riley.placeholder@example.org",
+            "casey.copy@example.org",
+            "avery.example@example.com"
+        ],
+        "each address exactly once"
+    );
+}
+
+trait Inspect {
+    fn deliver_healed(&self);
+    fn sent(&self) -> Vec<String>;
+}
+
+impl Inspect for NotificationHandler<FakeDelivery, MemoryStore> {
+    fn deliver_healed(&self) {
+        self.delivery()
+            .healed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn sent(&self) -> Vec<String> {
+        self.delivery().sent.lock().unwrap().clone()
+    }
 }

@@ -41,7 +41,7 @@ where
             let code = service.err().code().unwrap_or("Unknown");
             let text = format!(
                 "{what}: {code}: {}",
-                service.err().message().unwrap_or("no message")
+                crate::personal::scrub(service.err().message().unwrap_or("no message"))
             );
             let status = service.raw().status().as_u16();
             if status >= 500 || status == 429 || RETRYABLE_CODES.contains(&code) {
@@ -53,5 +53,20 @@ where
         // Timeouts, dispatch failures and unreadable responses: the request may not even have
         // reached the service.
         other => HandlerError::Retryable(format!("{what}: {other}")),
+    }
+}
+
+/// An SDK error with the service's code and message, which its `Display` leaves out.
+pub fn describe<E>(error: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match error {
+        SdkError::ServiceError(service) => format!(
+            "{}: {}",
+            service.err().code().unwrap_or("Unknown"),
+            crate::personal::scrub(service.err().message().unwrap_or("no message"))
+        ),
+        other => format!("{other}"),
     }
 }

@@ -13,9 +13,11 @@
 pub mod aws;
 pub mod catalogue;
 pub mod event;
+pub mod idempotency;
 pub mod metrics;
 pub mod personal;
 pub mod publish;
+pub mod queue;
 pub mod routing;
 pub mod runtime;
 pub mod schema;

@@ -160,9 +160,44 @@ impl Secret {
     }
 }
 
+/// Replaces what looks like personal data in free text (e-mail addresses, phone numbers, IPv4
+/// addresses) with `<redacted>`. For messages from dependencies, such as SES's "Email address
+/// not verified <address>", before they reach a log line or a dead-letter attribute.
+pub fn scrub(text: &str) -> String {
+    let mut out = Vec::new();
+    for word in text.split(' ') {
+        let core = word.trim_matches(|c: char| "<>()[]{}\"',;:.".contains(c));
+        let digits = core.chars().filter(char::is_ascii_digit).count();
+        let looks_like_ip = core.split('.').count() == 4
+            && core
+                .split('.')
+                .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
+        let looks_like_phone = core.starts_with('+') && digits >= 7;
+        if core.contains('@') || looks_like_ip || looks_like_phone {
+            out.push(word.replace(core, "<redacted>"));
+        } else {
+            out.push(word.to_owned());
+        }
+    }
+    out.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scrub_removes_addresses_numbers_and_ips_from_free_text() {
+        let text = "MessageRejected: Email address not verified <avery@example.com>; call +15555550123 from 203.0.113.7.";
+        assert_eq!(
+            scrub(text),
+            "MessageRejected: Email address not verified <<redacted>>; call <redacted> from <redacted>."
+        );
+        assert_eq!(
+            scrub("Throttling: rate exceeded"),
+            "Throttling: rate exceeded"
+        );
+    }
 
     #[test]
     fn debug_and_display_never_show_the_value() {
