@@ -17,8 +17,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ESIGN_BUS_HOME="${ESIGN_BUS_HOME:-$HOME/.cache/esign-bus}"
-RUNNER_PID="$ESIGN_BUS_HOME/runner.pid"
-RUNNER_LOG="$ESIGN_BUS_HOME/logs/functions.log"
+RUN_DIR="$ESIGN_BUS_HOME/runners"
+LOG_DIR="$ESIGN_BUS_HOME/logs"
 PARAMETERS=(--parameter SmsEnabled=true)
 
 cd "$ROOT"
@@ -32,18 +32,38 @@ target_dir() {
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
 }
 
-stop_runner() {
-  if [[ -f "$RUNNER_PID" ]]; then
-    local pid
-    pid="$(cat "$RUNNER_PID")"
+# Stops every local event source started by start_runner; they stop their functions.
+stop_runners() {
+  local pidfile pid
+  for pidfile in "$RUN_DIR"/*.pid; do
+    [[ -f "$pidfile" ]] || continue
+    pid="$(cat "$pidfile")"
     if kill -0 "$pid" 2>/dev/null; then
-      # The runner kills its function processes when it gets SIGTERM.
       kill -TERM "$pid" 2>/dev/null || true
       for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill -KILL -- "-$pid" 2>/dev/null || true
     fi
-    rm -f "$RUNNER_PID"
-  fi
+    rm -f "$pidfile"
+  done
+}
+
+# start_runner NAME TEMPLATE STACK [ARGS...]: deploys the template as the stack and runs its
+# functions behind the local event source, in the background.
+start_runner() {
+  local name="$1" template="$2" stack="$3"
+  shift 3
+  local log="$LOG_DIR/functions-$name.log" pidfile="$RUN_DIR/$name.pid"
+  "$BIN/esign-bus" deploy --template "$template" --stack "$stack" "$@"
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  setsid "$BIN/esign-bus" run --template "$template" --stack "$stack" --bin-dir "$BIN" "$@" >"$log" 2>&1 &
+  echo $! >"$pidfile"
+  # The runner logs "polling" per queue once it is receiving.
+  for _ in $(seq 100); do
+    grep -q '"polling"' "$log" 2>/dev/null && break
+    kill -0 "$(cat "$pidfile")" 2>/dev/null || { cat "$log" >&2; log "the functions of $template did not start"; exit 1; }
+    sleep 0.1
+  done
+  log "functions of $template running (log: $log)"
 }
 
 up() {
@@ -51,22 +71,12 @@ up() {
   log "building the functions and esign-bus"
   cargo build --workspace --bins --quiet
   BIN="$(target_dir)/debug"
-  "$BIN/esign-bus" deploy "${PARAMETERS[@]}"
-  stop_runner
-  mkdir -p "$(dirname "$RUNNER_LOG")"
-  setsid "$BIN/esign-bus" run "${PARAMETERS[@]}" --bin-dir "$BIN" >"$RUNNER_LOG" 2>&1 &
-  echo $! >"$RUNNER_PID"
-  # The runner logs "polling" per queue once it is receiving.
-  for _ in $(seq 100); do
-    grep -q '"polling"' "$RUNNER_LOG" 2>/dev/null && break
-    kill -0 "$(cat "$RUNNER_PID")" 2>/dev/null || { cat "$RUNNER_LOG" >&2; log "the functions did not start"; exit 1; }
-    sleep 0.1
-  done
-  log "functions running (log: $RUNNER_LOG)"
+  stop_runners
+  start_runner main template.yaml esign-bus "${PARAMETERS[@]}"
 }
 
 down() {
-  stop_runner
+  stop_runners
   bash infra/localstack.sh stop
 }
 
@@ -90,6 +100,8 @@ case "${1:-}" in
     ;;
   test)
     up
+    # The runtime's own tests use a probe function on a stack of their own.
+    start_runner probe tests/template.yaml esign-bus-test
     # Nothing is left running afterwards, whether the tests pass or not.
     trap down EXIT
     out="$(mktemp)"

@@ -215,3 +215,188 @@ pub fn envelope_sent_v2(sender: &str, signing_order: &str, recipients: &[Who<'_>
     }
     event
 }
+
+impl LocalStack {
+    /// Sends bodies straight to a FIFO queue, each with its message group, in one batch call (as
+    /// SNS would deliver them, or as a redelivery would repeat them).
+    pub async fn send_to_queue(&self, queue: &str, messages: &[(String, String)]) {
+        let url = self.queue_url(queue).await;
+        let entries: Vec<_> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, (group, body))| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .message_group_id(group)
+                    .message_deduplication_id(Uuid::new_v4().to_string())
+                    .build()
+                    .expect("an entry")
+            })
+            .collect();
+        let out = aws_sdk_sqs::Client::new(&self.aws)
+            .send_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .expect("sqs:SendMessageBatch");
+        assert!(out.failed().is_empty(), "{:?}", out.failed());
+    }
+
+    /// Messages of a dead-letter queue whose body contains `needle`, each with its attributes
+    /// and message attributes, waiting up to `within` for at least one.
+    pub async fn parked(&self, dlq: &str, needle: &str, within: Duration) -> Vec<ParkedMessage> {
+        let url = self.queue_url(dlq).await;
+        let sqs = aws_sdk_sqs::Client::new(&self.aws);
+        let deadline = Instant::now() + within;
+        loop {
+            let out = sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .visibility_timeout(0)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .expect("sqs:ReceiveMessage");
+            let found: Vec<ParkedMessage> = out
+                .messages
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|m| m.body().is_some_and(|b| b.contains(needle)))
+                .map(|m| ParkedMessage {
+                    group: m
+                        .attributes()
+                        .and_then(|a| {
+                            a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId)
+                        })
+                        .cloned()
+                        .unwrap_or_default(),
+                    reason: m
+                        .message_attributes()
+                        .map(|a| {
+                            a.iter()
+                                .map(|(k, v)| {
+                                    (k.clone(), v.string_value().unwrap_or_default().to_owned())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    body: m.body().unwrap_or_default().to_owned(),
+                })
+                .collect();
+            if !found.is_empty() || Instant::now() >= deadline {
+                return found;
+            }
+            sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// An item of a DynamoDB table by its `pk`.
+    pub async fn item(
+        &self,
+        table: &str,
+        pk: &str,
+    ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        aws_sdk_dynamodb::Client::new(&self.aws)
+            .get_item()
+            .table_name(table)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("dynamodb:GetItem")
+            .item
+    }
+
+    /// A counter the probe keeps (`attempts#<id>`, `handled#<id>`, `crashed#<tag>`).
+    pub async fn probe_count(&self, key: &str) -> u64 {
+        self.item("esign-probe-log", key)
+            .await
+            .and_then(|i| {
+                i.get("n")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    /// The event ids the probe handled for an envelope, in the order it handled them.
+    pub async fn probe_log(&self, envelope: &str) -> Vec<String> {
+        self.item("esign-probe-log", &format!("log#{envelope}"))
+            .await
+            .and_then(|i| i.get("events").and_then(|v| v.as_l().ok()).cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_s().ok().cloned())
+            .collect()
+    }
+}
+
+/// A message found in a dead-letter queue.
+#[derive(Debug, Clone)]
+pub struct ParkedMessage {
+    pub group: String,
+    /// The message attributes the runtime wrote: errorKind, errorMessage, consumer, ...
+    pub reason: std::collections::HashMap<String, String>,
+    pub body: String,
+}
+
+/// An `envelope.viewed` event for the probe; its user agent carries the probe's orders.
+pub fn probe_event(envelope: &str, orders: &str) -> Value {
+    let now = esign_events::time::Timestamp::now().to_string();
+    let trace = Uuid::new_v4();
+    json!({
+        "eventId": Uuid::new_v4(),
+        "eventType": "envelope.viewed",
+        "version": "1.0",
+        "timestamp": now,
+        "source": "integration-tests",
+        "traceId": trace,
+        "data": {
+            "envelopeId": envelope,
+            "recipientId": Uuid::new_v4(),
+            "recipientName": "Probe Recipient",
+            "recipientEmail": "probe@example.net",
+            "viewedAt": now,
+            "ipAddress": "198.51.100.1",
+            "userAgent": orders,
+            "geolocation": null
+        },
+        "metadata": {"userId": null, "correlationId": trace, "causationId": null}
+    })
+}
+
+impl LocalStack {
+    /// Publishes a body to a topic as it is, without validation, with a fresh deduplication id:
+    /// what a buggy or retrying publisher might send.
+    pub async fn publish_raw(&self, topic: &str, event_type: &str, group: &str, body: &str) {
+        let sns = aws_sdk_sns::Client::new(&self.aws);
+        let topics = sns.list_topics().send().await.expect("sns:ListTopics");
+        let arn = topics
+            .topics()
+            .iter()
+            .filter_map(|t| t.topic_arn())
+            .find(|a| a.ends_with(&format!(":{topic}")))
+            .expect("the topic exists")
+            .to_owned();
+        sns.publish()
+            .topic_arn(arn)
+            .message(body)
+            .message_group_id(group)
+            .message_deduplication_id(Uuid::new_v4().to_string())
+            .message_attributes(
+                "eventType",
+                aws_sdk_sns::types::MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(event_type)
+                    .build()
+                    .expect("an attribute"),
+            )
+            .send()
+            .await
+            .expect("sns:Publish");
+    }
+}

@@ -17,6 +17,7 @@ pub struct Deployed {
     pub attributes: HashMap<(String, String), String>,
     pub region: String,
     pub account: String,
+    pub stack: String,
 }
 
 /// Creates or updates the stack and waits until CloudFormation is done with it.
@@ -130,6 +131,81 @@ async fn wait(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> Result<Stack
     bail!("stack {stack} did not settle within 150 s")
 }
 
+/// Creates the template's DynamoDB tables in DynamoDB Local (the endpoint of
+/// `AWS_ENDPOINT_URL_DYNAMODB`), with their keys, billing mode and TTL. A table that exists is
+/// left as it is.
+pub async fn create_tables(ddb: &aws_sdk_dynamodb::Client, template: &Template) -> Result<()> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    for (id, props) in template.tables() {
+        let text = |v: &serde_norway::Value, key: &str| -> Result<String> {
+            v.get(key)
+                .and_then(|x| x.as_str())
+                .map(String::from)
+                .ok_or_else(|| anyhow!("table {id}: {key} must be a literal string"))
+        };
+        let name = text(&props, "TableName")?;
+        if ddb.describe_table().table_name(&name).send().await.is_ok() {
+            continue;
+        }
+        let mut create = ddb
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest);
+        for a in props
+            .get("AttributeDefinitions")
+            .and_then(|v| v.as_sequence())
+            .into_iter()
+            .flatten()
+        {
+            create = create.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(text(a, "AttributeName")?)
+                    .attribute_type(ScalarAttributeType::from(
+                        text(a, "AttributeType")?.as_str(),
+                    ))
+                    .build()?,
+            );
+        }
+        for k in props
+            .get("KeySchema")
+            .and_then(|v| v.as_sequence())
+            .into_iter()
+            .flatten()
+        {
+            create = create.key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(text(k, "AttributeName")?)
+                    .key_type(KeyType::from(text(k, "KeyType")?.as_str()))
+                    .build()?,
+            );
+        }
+        create
+            .send()
+            .await
+            .with_context(|| format!("creating table {name}"))?;
+        if let Some(ttl) = props.get("TimeToLiveSpecification") {
+            if ttl.get("Enabled").and_then(|v| v.as_bool()) == Some(true) {
+                ddb.update_time_to_live()
+                    .table_name(&name)
+                    .time_to_live_specification(
+                        TimeToLiveSpecification::builder()
+                            .attribute_name(text(ttl, "AttributeName")?)
+                            .enabled(true)
+                            .build()?,
+                    )
+                    .send()
+                    .await
+                    .with_context(|| format!("enabling TTL on {name}"))?;
+            }
+        }
+        tracing::info!(table = %name, "table created");
+    }
+    Ok(())
+}
+
 impl Deployed {
     /// Reads the stack's resources and the attributes functions may refer to.
     pub async fn read(
@@ -141,6 +217,7 @@ impl Deployed {
         let cfn = aws_sdk_cloudformation::Client::new(aws);
         let sqs = aws_sdk_sqs::Client::new(aws);
         let mut deployed = Deployed {
+            stack: stack.to_owned(),
             region: aws
                 .region()
                 .map(|r| r.to_string())
@@ -195,6 +272,20 @@ impl Deployed {
                     .insert((id.into(), "Arn".into()), physical.into());
             }
         }
+        // Tables live in DynamoDB Local, outside the CloudFormation stack.
+        for (id, props) in template.tables() {
+            let Some(name) = props.get("TableName").and_then(|v| v.as_str()) else {
+                continue;
+            };
+            let arn = format!(
+                "arn:aws:dynamodb:{}:{}:table/{name}",
+                deployed.region, deployed.account
+            );
+            deployed
+                .resources
+                .insert(id.clone(), ("AWS::DynamoDB::Table".into(), name.into()));
+            deployed.attributes.insert((id, "Arn".into()), arn);
+        }
         Ok(deployed)
     }
 
@@ -235,7 +326,7 @@ impl Deployed {
             "AWS::Region" => return Ok(self.region.clone()),
             "AWS::AccountId" => return Ok(self.account.clone()),
             "AWS::Partition" => return Ok("aws".into()),
-            "AWS::StackName" => return Ok(crate::STACK_NAME.into()),
+            "AWS::StackName" => return Ok(self.stack.clone()),
             _ => {}
         }
         if let Some(value) = self.parameters.get(name) {

@@ -71,6 +71,9 @@ struct StackArgs {
     /// The SAM template.
     #[arg(long, default_value = "template.yaml")]
     template: PathBuf,
+    /// The CloudFormation stack's name.
+    #[arg(long, default_value = STACK_NAME)]
+    stack: String,
     /// A template parameter, as Name=Value; repeatable.
     #[arg(long = "parameter", value_parser = parse_parameter)]
     parameters: Vec<(String, String)>,
@@ -114,15 +117,17 @@ async fn main() -> Result<()> {
             let template = Template::load(&stack.template)?;
             let overrides: BTreeMap<_, _> = stack.parameters.into_iter().collect();
             let cfn = aws_sdk_cloudformation::Client::new(aws().await);
-            deploy::deploy(&cfn, STACK_NAME, &template, &overrides).await?;
+            deploy::deploy(&cfn, &stack.stack, &template, &overrides).await?;
+            deploy::create_tables(&aws_sdk_dynamodb::Client::new(aws().await), &template).await?;
             let deployed =
-                deploy::Deployed::read(aws().await, STACK_NAME, &template, &overrides).await?;
+                deploy::Deployed::read(aws().await, &stack.stack, &template, &overrides).await?;
             // The platform's own address must be a verified identity before anything is sent.
             if let Some(from) = deployed.parameters.get("MailFrom") {
                 verify_sender(aws().await, from).await?;
             }
             println!(
-                "stack {STACK_NAME} deployed: {} resources",
+                "stack {} deployed: {} resources",
+                stack.stack,
                 deployed.resources.len()
             );
         }
@@ -130,7 +135,7 @@ async fn main() -> Result<()> {
             let template = Template::load(&stack.template)?;
             let overrides: BTreeMap<_, _> = stack.parameters.into_iter().collect();
             let deployed =
-                deploy::Deployed::read(aws().await, STACK_NAME, &template, &overrides).await?;
+                deploy::Deployed::read(aws().await, &stack.stack, &template, &overrides).await?;
             let bin_dir = bin_dir.unwrap_or_else(default_bin_dir);
             let (stop, shutdown) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {

@@ -190,8 +190,19 @@ impl Template {
         Ok(out)
     }
 
-    /// The template without its functions, as plain CloudFormation: the serverless transform,
-    /// `Globals`, every function and Lambda resource, and whatever refers to them are left out.
+    /// Every `AWS::DynamoDB::Table`, by logical id, with its properties.
+    pub fn tables(&self) -> Vec<(String, Value)> {
+        self.resources()
+            .iter()
+            .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some("AWS::DynamoDB::Table"))
+            .filter_map(|(id, r)| Some((id.as_str()?.to_owned(), r.get("Properties")?.clone())))
+            .collect()
+    }
+
+    /// The template as LocalStack can deploy it, as plain CloudFormation: the serverless
+    /// transform, `Globals`, every function and Lambda resource, the DynamoDB tables (LocalStack
+    /// can't serve DynamoDB without Docker; DynamoDB Local does, see [`crate::deploy`]) and
+    /// whatever refers to them are left out.
     pub fn without_functions(&self) -> String {
         let mut doc = self.doc.clone();
         let map = doc.as_mapping_mut().expect("a template is a mapping");
@@ -209,9 +220,10 @@ impl Template {
                 .filter_map(|(id, r)| {
                     let id = id.as_str()?;
                     let ty = r.get("Type").and_then(Value::as_str).unwrap_or_default();
-                    let is_function =
-                        ty.starts_with("AWS::Serverless::") || ty.starts_with("AWS::Lambda::");
-                    (!removed.contains(id) && (is_function || refers_to(r, &removed)))
+                    let elsewhere = ty.starts_with("AWS::Serverless::")
+                        || ty.starts_with("AWS::Lambda::")
+                        || ty == "AWS::DynamoDB::Table";
+                    (!removed.contains(id) && (elsewhere || refers_to(r, &removed)))
                         .then(|| id.to_owned())
                 })
                 .collect();
@@ -352,7 +364,7 @@ mod tests {
     #[test]
     fn the_local_template_has_no_functions_and_nothing_that_refers_to_them() {
         let template = Template::parse(
-            "Transform: AWS::Serverless-2016-10-31\nGlobals: {Function: {Timeout: 3}}\nResources:\n  Q: {Type: AWS::SQS::Queue}\n  F: {Type: AWS::Serverless::Function, Properties: {Timeout: 4}}\n  P:\n    Type: AWS::Lambda::Permission\n    Properties: {FunctionName: !Ref F}\n  A:\n    Type: AWS::CloudWatch::Alarm\n    Properties: {Dimensions: [{Name: F, Value: !GetAtt [F, Arn]}]}\nOutputs:\n  QUrl: {Value: !Ref Q}\n  FArn: {Value: !GetAtt F.Arn}\n",
+            "Transform: AWS::Serverless-2016-10-31\nGlobals: {Function: {Timeout: 3}}\nResources:\n  Q: {Type: AWS::SQS::Queue}\n  T: {Type: AWS::DynamoDB::Table, Properties: {TableName: t}}\n  F: {Type: AWS::Serverless::Function, Properties: {Timeout: 4}}\n  P:\n    Type: AWS::Lambda::Permission\n    Properties: {FunctionName: !Ref F}\n  A:\n    Type: AWS::CloudWatch::Alarm\n    Properties: {Dimensions: [{Name: F, Value: !GetAtt [F, Arn]}]}\nOutputs:\n  QUrl: {Value: !Ref Q}\n  FArn: {Value: !GetAtt F.Arn}\n",
         )
         .unwrap();
         let local: Value = serde_norway::from_str(&template.without_functions()).unwrap();
