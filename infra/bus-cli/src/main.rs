@@ -22,10 +22,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate the event in a JSON file and publish it to its category's topic.
+    /// Validate the events in JSON files and publish them to their categories' topics.
     Publish {
-        /// A file holding one event.
-        file: PathBuf,
+        /// Files each holding one event, or an array of events; published in order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Create or update the topology of template.yaml (all but the functions) on the local stack.
     Deploy {
@@ -98,20 +99,20 @@ async fn main() -> Result<()> {
     let aws = || aws.get_or_init(esign_events::aws::sdk_config);
 
     match cli.command {
-        Command::Publish { file } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let event = Event::from_slice(&bytes).with_context(|| format!("{}", file.display()))?;
+        Command::Publish { files } => {
+            let events = read_events(&files)?;
             let sns = aws_sdk_sns::Client::new(aws().await);
             let publisher = Publisher::new(sns.clone(), Topics::discover(&sns).await?);
-            let message_id = publisher.publish(&event).await?;
-            println!(
-                "published {} {} to {} (group {}, message {message_id})",
-                event.event_type,
-                event.event_id,
-                event.event_type.category().topic_name(),
-                event.partition_key()
-            );
+            let ids = publisher.publish_all(&events).await?;
+            for (event, message_id) in events.iter().zip(ids) {
+                println!(
+                    "published {} {} to {} (group {}, message {message_id})",
+                    event.event_type,
+                    event.event_id,
+                    event.event_type.category().topic_name(),
+                    event.partition_key()
+                );
+            }
         }
         Command::Deploy { stack } => {
             let template = Template::load(&stack.template)?;
@@ -190,6 +191,31 @@ async fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Every event in the files, checked before any is published; an error names the file (and
+/// the position in an array).
+fn read_events(files: &[PathBuf]) -> Result<Vec<Event>> {
+    let mut events = Vec::new();
+    for file in files {
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}: not JSON", file.display()))?;
+        match value {
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    events.push(
+                        Event::from_value(item)
+                            .with_context(|| format!("{}[{i}]", file.display()))?,
+                    );
+                }
+            }
+            single => {
+                events.push(Event::from_value(single).with_context(|| file.display().to_string())?)
+            }
+        }
+    }
+    Ok(events)
 }
 
 fn schemas(dir: &std::path::Path, write: bool, release: bool) -> Result<()> {

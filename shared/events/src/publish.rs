@@ -166,48 +166,254 @@ pub fn valid_fifo_id(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.bytes().all(|b| (b'!'..=b'~').contains(&b))
 }
 
-/// Publishes events to SNS.
-#[derive(Debug, Clone)]
-pub struct Publisher {
-    sns: aws_sdk_sns::Client,
-    topics: Topics,
+/// How one entry of a batch publish ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryOutcome {
+    /// SNS's message id.
+    Published(String),
+    Failed {
+        code: String,
+        message: String,
+        /// Whether sending it again may succeed (throttling, a fault on SNS's side).
+        retryable: bool,
+    },
 }
 
-impl Publisher {
-    pub fn new(sns: aws_sdk_sns::Client, topics: Topics) -> Self {
-        Self { sns, topics }
+/// A whole batch call that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkError {
+    pub message: String,
+    pub retryable: bool,
+}
+
+/// Where batches of events go: SNS's `PublishBatch`, or a fake in tests.
+pub trait Sink: Sync {
+    /// Publishes up to 10 entries to one topic and returns one outcome per entry, in order.
+    fn publish_batch(
+        &self,
+        topic_arn: &str,
+        entries: &[&Outgoing],
+    ) -> impl std::future::Future<Output = Result<Vec<EntryOutcome>, SinkError>> + Send;
+}
+
+impl Sink for aws_sdk_sns::Client {
+    async fn publish_batch(
+        &self,
+        topic_arn: &str,
+        entries: &[&Outgoing],
+    ) -> Result<Vec<EntryOutcome>, SinkError> {
+        let request: Vec<_> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, out)| {
+                let attribute = MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(&out.event_type)
+                    .build()
+                    .expect("data type is set");
+                aws_sdk_sns::types::PublishBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message(&out.body)
+                    .message_group_id(&out.group_id)
+                    .message_deduplication_id(&out.dedup_id)
+                    .message_attributes(EVENT_TYPE_ATTRIBUTE, attribute)
+                    .build()
+                    .expect("id and message are set")
+            })
+            .collect();
+        let response = aws_sdk_sns::Client::publish_batch(self)
+            .topic_arn(topic_arn)
+            .set_publish_batch_request_entries(Some(request))
+            .send()
+            .await
+            .map_err(|e| {
+                let retryable = !matches!(e, aws_sdk_sns::error::SdkError::ServiceError(ref s)
+                    if s.raw().status().is_client_error() && !error_text(&e).contains("Throttl"));
+                SinkError {
+                    message: error_text(&e),
+                    retryable,
+                }
+            })?;
+        let mut outcomes = vec![
+            EntryOutcome::Failed {
+                code: "Missing".into(),
+                message: "SNS did not report on this entry".into(),
+                retryable: true,
+            };
+            entries.len()
+        ];
+        for ok in response.successful() {
+            if let Some(i) = ok
+                .id()
+                .and_then(|id| id.parse::<usize>().ok())
+                .filter(|i| *i < entries.len())
+            {
+                outcomes[i] =
+                    EntryOutcome::Published(ok.message_id().unwrap_or_default().to_owned());
+            }
+        }
+        for failed in response.failed() {
+            if let Ok(i) = failed.id().parse::<usize>() {
+                if i < entries.len() {
+                    outcomes[i] = EntryOutcome::Failed {
+                        code: failed.code().to_owned(),
+                        message: failed.message().unwrap_or_default().to_owned(),
+                        retryable: !failed.sender_fault() || failed.code().contains("Throttl"),
+                    };
+                }
+            }
+        }
+        Ok(outcomes)
+    }
+}
+
+/// How often and how patiently failed publishes are tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub attempts: u32,
+    pub base: std::time::Duration,
+    pub max: std::time::Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            attempts: 5,
+            base: std::time::Duration::from_millis(100),
+            max: std::time::Duration::from_secs(2),
+        }
+    }
+}
+
+impl Retry {
+    fn delay(&self, attempt: u32) -> std::time::Duration {
+        self.base.saturating_mul(1 << attempt.min(16)).min(self.max)
+    }
+}
+
+/// Publishes events to their categories' SNS FIFO topics.
+#[derive(Debug, Clone)]
+pub struct Publisher<S = aws_sdk_sns::Client> {
+    sink: S,
+    topics: Topics,
+    retry: Retry,
+}
+
+impl<S: Sink> Publisher<S> {
+    pub fn new(sink: S, topics: Topics) -> Self {
+        Self {
+            sink,
+            topics,
+            retry: Retry::default(),
+        }
+    }
+
+    /// Where the publisher sends (for tests that inspect a fake).
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// The same publisher with another retry policy.
+    pub fn with_retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// Publishes one event and returns SNS's message id.
     pub async fn publish(&self, event: &Event) -> Result<String, PublishError> {
-        let out = Outgoing::prepare(event)?;
-        let topic = self.topics.arn(out.category)?;
-        let attribute = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(&out.event_type)
-            .build()
-            .expect("data type is set");
-        let sent = self
-            .sns
-            .publish()
-            .topic_arn(topic)
-            .message(out.body)
-            .message_group_id(out.group_id)
-            .message_deduplication_id(out.dedup_id)
-            .message_attributes(EVENT_TYPE_ATTRIBUTE, attribute)
-            .send()
-            .await
-            .map_err(|e| PublishError::Sns {
-                event_id: event.event_id.to_string(),
-                message: error_text(&e),
-            })?;
-        tracing::info!(
-            event_id = %event.event_id,
-            event_type = %event.event_type,
-            trace_id = %event.trace_id,
-            "event published"
-        );
-        Ok(sent.message_id().unwrap_or_default().to_owned())
+        let mut ids = self.publish_all(std::slice::from_ref(event)).await?;
+        Ok(ids.pop().unwrap_or_default())
+    }
+
+    /// Publishes events with `PublishBatch`, ten at a time per topic, and returns their message
+    /// ids in order. Every event is checked before anything is sent. A failed entry is sent
+    /// again with exponential backoff while its failure is retryable, before the next ten go,
+    /// so that a retried event is not overtaken by later events of its group; a throttled call
+    /// is retried whole.
+    pub async fn publish_all(&self, events: &[Event]) -> Result<Vec<String>, PublishError> {
+        let prepared = events
+            .iter()
+            .map(Outgoing::prepare)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut ids = vec![String::new(); events.len()];
+
+        // Topics in order of first appearance, each with its events' positions.
+        let mut by_topic: Vec<(crate::routing::Category, Vec<usize>)> = Vec::new();
+        for (i, out) in prepared.iter().enumerate() {
+            match by_topic.iter_mut().find(|(c, _)| *c == out.category) {
+                Some((_, positions)) => positions.push(i),
+                None => by_topic.push((out.category, vec![i])),
+            }
+        }
+        for (category, positions) in by_topic {
+            let topic = self.topics.arn(category)?;
+            for chunk in positions.chunks(10) {
+                let mut pending: Vec<usize> = chunk.to_vec();
+                for attempt in 0.. {
+                    let entries: Vec<&Outgoing> = pending.iter().map(|&i| &prepared[i]).collect();
+                    let failure = match self.sink.publish_batch(topic, &entries).await {
+                        Ok(outcomes) => {
+                            let mut still = Vec::new();
+                            let mut last = None;
+                            for (&i, outcome) in pending.iter().zip(outcomes) {
+                                match outcome {
+                                    EntryOutcome::Published(id) => {
+                                        tracing::info!(
+                                            event_id = %events[i].event_id,
+                                            event_type = %events[i].event_type,
+                                            trace_id = %events[i].trace_id,
+                                            "event published"
+                                        );
+                                        ids[i] = id;
+                                    }
+                                    EntryOutcome::Failed {
+                                        code,
+                                        message,
+                                        retryable,
+                                    } => {
+                                        let text =
+                                            format!("{code}: {}", crate::personal::scrub(&message));
+                                        if !retryable {
+                                            return Err(PublishError::Sns {
+                                                event_id: events[i].event_id.to_string(),
+                                                message: text,
+                                            });
+                                        }
+                                        still.push(i);
+                                        last = Some(text);
+                                    }
+                                }
+                            }
+                            pending = still;
+                            last
+                        }
+                        Err(e) if e.retryable => Some(e.message),
+                        Err(e) => {
+                            return Err(PublishError::Sns {
+                                event_id: events[pending[0]].event_id.to_string(),
+                                message: e.message,
+                            })
+                        }
+                    };
+                    let Some(message) = failure else { break };
+                    if pending.is_empty() {
+                        break;
+                    }
+                    if attempt + 1 >= self.retry.attempts {
+                        return Err(PublishError::Sns {
+                            event_id: events[pending[0]].event_id.to_string(),
+                            message: format!(
+                                "still failing after {} attempts: {message}",
+                                self.retry.attempts
+                            ),
+                        });
+                    }
+                    tracing::warn!(failed = pending.len(), attempt, error = %message, "publish failed; retrying");
+                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                }
+            }
+        }
+        Ok(ids)
     }
 }
 

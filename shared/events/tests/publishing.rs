@@ -151,3 +151,177 @@ async fn consuming_a_deprecated_version_is_counted() {
         1.0
     );
 }
+
+mod batches {
+    use super::fixture;
+    use esign_events::publish::{
+        EntryOutcome, Outgoing, PublishError, Publisher, Sink, SinkError, Topics,
+    };
+    use esign_events::{Category, Event};
+    use serde_json::json;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    /// Answers each call from a script, and records the dedup ids of each call.
+    #[derive(Default)]
+    struct ScriptedSink {
+        script: Mutex<VecDeque<Result<Vec<&'static str>, SinkError>>>,
+        calls: Mutex<Vec<(String, Vec<String>)>>,
+    }
+
+    impl Sink for ScriptedSink {
+        async fn publish_batch(
+            &self,
+            topic: &str,
+            entries: &[&Outgoing],
+        ) -> Result<Vec<EntryOutcome>, SinkError> {
+            self.calls.lock().unwrap().push((
+                topic.to_owned(),
+                entries.iter().map(|e| e.dedup_id.clone()).collect(),
+            ));
+            let answer = self
+                .script
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or(Ok(vec![]));
+            let codes = answer?;
+            Ok(entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| match codes.get(i).copied().unwrap_or("ok") {
+                    "ok" => EntryOutcome::Published(format!("msg-{}", e.dedup_id)),
+                    "throttled" => EntryOutcome::Failed {
+                        code: "Throttled".into(),
+                        message: "slow down".into(),
+                        retryable: true,
+                    },
+                    other => EntryOutcome::Failed {
+                        code: other.into(),
+                        message: "no".into(),
+                        retryable: false,
+                    },
+                })
+                .collect())
+        }
+    }
+
+    fn events(n: usize, name: &str) -> Vec<Event> {
+        (0..n)
+            .map(|i| {
+                let mut v = fixture(name);
+                v["eventId"] = json!(format!("00000000-0000-4000-8000-{i:012}"));
+                Event::from_value(v).unwrap()
+            })
+            .collect()
+    }
+
+    fn publisher(sink: ScriptedSink) -> Publisher<ScriptedSink> {
+        let topics = Topics::new([
+            (Category::Envelope, "arn:envelope".to_string()),
+            (Category::System, "arn:system".to_string()),
+        ]);
+        Publisher::new(sink, topics)
+    }
+
+    /// Twelve events go out as a batch of ten and a batch of two, in order, and each gets its id.
+    #[tokio::test(start_paused = true)]
+    async fn events_go_out_ten_at_a_time_in_order() {
+        let p = publisher(ScriptedSink::default());
+        let evs = events(12, "envelope.viewed");
+        let ids = p.publish_all(&evs).await.unwrap();
+        assert_eq!(ids[11], format!("msg-{}", evs[11].event_id));
+        let calls = p_calls(&p);
+        assert_eq!(
+            calls.iter().map(|(_, e)| e.len()).collect::<Vec<_>>(),
+            vec![10, 2]
+        );
+        assert_eq!(calls[0].1[0], evs[0].event_id.to_string());
+    }
+
+    /// A throttled entry is sent again, alone, before the next batch; then everything has an id.
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_entry_is_retried_before_the_next_batch() {
+        let sink = ScriptedSink::default();
+        sink.script.lock().unwrap().extend([
+            Ok(vec!["ok", "throttled", "ok"]),
+            Ok(vec!["throttled"]),
+            Ok(vec!["ok"]),
+        ]);
+        let p = publisher(sink);
+        let evs = events(12, "envelope.viewed");
+        let ids = p.publish_all(&evs).await.unwrap();
+        assert!(ids.iter().all(|id| id.starts_with("msg-")));
+        let calls = p_calls(&p);
+        let sizes: Vec<usize> = calls.iter().map(|(_, e)| e.len()).collect();
+        assert_eq!(sizes, vec![10, 1, 1, 2]);
+        assert_eq!(calls[1].1, vec![evs[1].event_id.to_string()]);
+    }
+
+    /// A whole call throttled is retried; one that keeps failing gives up with the event named.
+    #[tokio::test(start_paused = true)]
+    async fn throttled_calls_back_off_and_give_up_after_the_attempts() {
+        let sink = ScriptedSink::default();
+        let throttled = || {
+            Err(SinkError {
+                message: "Throttling: rate exceeded".into(),
+                retryable: true,
+            })
+        };
+        sink.script
+            .lock()
+            .unwrap()
+            .extend([throttled(), Ok(vec![])]);
+        let p = publisher(sink);
+        p.publish_all(&events(1, "envelope.viewed")).await.unwrap();
+
+        let sink = ScriptedSink::default();
+        sink.script
+            .lock()
+            .unwrap()
+            .extend((0..5).map(|_| throttled()));
+        let p = publisher(sink);
+        let err = p
+            .publish_all(&events(1, "envelope.viewed"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "event 00000000-0000-4000-8000-000000000000: SNS refused the publish: still failing after 5 attempts: Throttling: rate exceeded"
+        );
+    }
+
+    /// An entry SNS refuses for good is not retried.
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_entry_is_not_retried() {
+        let sink = ScriptedSink::default();
+        sink.script
+            .lock()
+            .unwrap()
+            .push_back(Ok(vec!["ok", "InvalidParameter"]));
+        let p = publisher(sink);
+        let evs = events(2, "envelope.viewed");
+        match p.publish_all(&evs).await {
+            Err(PublishError::Sns { event_id, .. }) => {
+                assert_eq!(event_id, evs[1].event_id.to_string())
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(p_calls(&p).len(), 1);
+    }
+
+    /// Events of several categories go to their own topics.
+    #[tokio::test(start_paused = true)]
+    async fn each_category_goes_to_its_topic() {
+        let p = publisher(ScriptedSink::default());
+        let mut evs = events(2, "envelope.viewed");
+        evs.extend(events(1, "user.verified"));
+        p.publish_all(&evs).await.unwrap();
+        let topics: Vec<String> = p_calls(&p).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(topics, vec!["arn:envelope", "arn:system"]);
+    }
+
+    fn p_calls(p: &Publisher<ScriptedSink>) -> Vec<(String, Vec<String>)> {
+        p.sink().calls.lock().unwrap().clone()
+    }
+}
