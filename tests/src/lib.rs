@@ -36,6 +36,11 @@ impl LocalStack {
         }
     }
 
+    /// The publisher the tests use, as the CLI builds it.
+    pub fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+
     /// Makes an address a verified SES identity.
     pub async fn verify_sender(&self, email: &str) {
         aws_sdk_ses::Client::new(&self.aws)
