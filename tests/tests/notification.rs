@@ -285,14 +285,24 @@ async fn a_batch_publish_of_twelve_envelopes_delivers_all_of_them() {
     stack.verify_sender(&sender).await;
     let events: Vec<esign_events::Event> = (0..12)
         .map(|i| {
-            let who = Who { name: "Batch Signer", email: cast.address(&format!("batch-{i}")), role: "signer", order: 1, phone: None };
+            let who = Who {
+                name: "Batch Signer",
+                email: cast.address(&format!("batch-{i}")),
+                role: "signer",
+                order: 1,
+                phone: None,
+            };
             esign_events::Event::from_value(envelope_sent(&sender, "parallel", &[who])).unwrap()
         })
         .collect();
     let ids = stack.publisher().publish_all(&events).await.unwrap();
     assert_eq!(ids.len(), 12);
     assert!(ids.iter().all(|id| !id.is_empty()));
-    let signers: Vec<String> = (0..12).map(|i| cast.address(&format!("batch-{i}"))).collect();
-    let mails = stack.wait_for_mails(&signers, 12, Duration::from_secs(30)).await;
+    let signers: Vec<String> = (0..12)
+        .map(|i| cast.address(&format!("batch-{i}")))
+        .collect();
+    let mails = stack
+        .wait_for_mails(&signers, 12, Duration::from_secs(30))
+        .await;
     assert_eq!(mails.len(), 12);
 }
