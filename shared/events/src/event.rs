@@ -98,6 +98,9 @@ struct Wire {
     extra: Map<String, Value>,
 }
 
+/// The UUID namespace of derived event ids.
+const CAUSED_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_3c8a_52e4_4b7a_9c0e_1f2a_3b4c_5d6e);
+
 /// Reads `"M.m"` and returns `M`.
 fn major_of(version: &str) -> Option<u32> {
     let (major, minor) = version.split_once('.')?;
@@ -135,6 +138,16 @@ impl Event {
             causation_id: Some(self.event_id),
         };
         Self::new(payload, source, &self.trace_id, metadata)
+    }
+
+    /// [`Event::caused`] with an id derived from the cause's id and the new event's type, so
+    /// that a handler that runs again after a partial failure publishes the same event, which
+    /// SNS's deduplication and the consumers' idempotency records then recognise.
+    pub fn caused_once(&self, payload: Payload, source: &str) -> Self {
+        let mut event = self.caused(payload, source);
+        let name = format!("{}/{}", self.event_id, event.event_type.name());
+        event.event_id = Uuid::new_v5(&CAUSED_NAMESPACE, name.as_bytes());
+        event
     }
 
     /// Parses and validates an event from JSON bytes.

@@ -67,6 +67,20 @@ impl Topics {
         }
     }
 
+    /// The topics named by `<CATEGORY>_TOPIC_ARN` variables (`ENVELOPE_TOPIC_ARN`, ...). A
+    /// function is given only the topics it publishes to; publishing to another fails with
+    /// [`PublishError::NoTopic`].
+    pub fn from_env() -> Self {
+        let arns = Category::ALL.into_iter().filter_map(|c| {
+            let name = format!("{}_TOPIC_ARN", c.as_str().to_uppercase());
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|arn| (c, arn))
+        });
+        Self::new(arns)
+    }
+
     /// Finds each category's topic by its name (`envelope-events.fifo`, ...) among the account's
     /// topics, so a tool needs no ARN configured.
     pub async fn discover(sns: &aws_sdk_sns::Client) -> Result<Self, PublishError> {
