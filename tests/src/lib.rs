@@ -316,7 +316,7 @@ impl LocalStack {
             .item
     }
 
-    /// A counter the probe keeps (`attempts#<id>`, `handled#<id>`, `crashed#<tag>`).
+    /// A counter the probe keeps (`attempts#<id>`, `crashed#<tag>`).
     pub async fn probe_count(&self, key: &str) -> u64 {
         self.item("esign-probe-log", key)
             .await
@@ -403,5 +403,118 @@ impl LocalStack {
             .send()
             .await
             .expect("sns:Publish");
+    }
+}
+
+/// Events that follow an `envelope.sent` made by [`envelope_sent`], for its recipients.
+pub struct Follow<'a> {
+    pub sent: &'a Value,
+}
+
+impl Follow<'_> {
+    pub fn envelope_id(&self) -> String {
+        self.sent["data"]["envelopeId"]
+            .as_str()
+            .expect("an envelope id")
+            .to_owned()
+    }
+
+    fn recipient(&self, index: usize) -> &Value {
+        &self.sent["data"]["recipients"][index]
+    }
+
+    fn base(&self, event_type: &str, data: Value) -> Value {
+        let now = esign_events::time::Timestamp::now().to_string();
+        json!({
+            "eventId": Uuid::new_v4(),
+            "eventType": event_type,
+            "version": "1.0",
+            "timestamp": now,
+            "source": "signing-service",
+            "traceId": self.sent["traceId"],
+            "data": data,
+            "metadata": {"userId": null, "correlationId": self.sent["metadata"]["correlationId"], "causationId": self.sent["eventId"]}
+        })
+    }
+
+    /// Recipient `index` opened the envelope.
+    pub fn viewed(&self, index: usize) -> Value {
+        let r = self.recipient(index);
+        let now = esign_events::time::Timestamp::now().to_string();
+        self.base("envelope.viewed", json!({
+            "envelopeId": self.envelope_id(), "recipientId": r["recipientId"], "recipientName": r["name"],
+            "recipientEmail": r["email"], "viewedAt": now, "ipAddress": "198.51.100.7",
+            "userAgent": "Mozilla/5.0", "geolocation": null
+        }))
+    }
+
+    /// Recipient `index` signed.
+    pub fn signed(&self, index: usize) -> Value {
+        let r = self.recipient(index);
+        let now = esign_events::time::Timestamp::now().to_string();
+        self.base("envelope.recipient.signed", json!({
+            "envelopeId": self.envelope_id(), "recipientId": r["recipientId"], "recipientName": r["name"],
+            "recipientEmail": r["email"], "signingOrder": r["signingOrder"], "fieldsCompleted": 3,
+            "signedAt": now, "ipAddress": "198.51.100.7", "userAgent": "Mozilla/5.0", "geolocation": null,
+            "deviceInfo": {"deviceType": "desktop", "os": "Linux", "browser": "Firefox"}
+        }))
+    }
+
+    /// Recipient `index` declined.
+    pub fn declined(&self, index: usize) -> Value {
+        let r = self.recipient(index);
+        let now = esign_events::time::Timestamp::now().to_string();
+        self.base("envelope.declined", json!({
+            "envelopeId": self.envelope_id(), "recipientId": r["recipientId"], "recipientName": r["name"],
+            "recipientEmail": r["email"], "reason": "not today", "declinedAt": now, "ipAddress": null
+        }))
+    }
+
+    /// The sender voided the envelope.
+    pub fn voided(&self) -> Value {
+        let now = esign_events::time::Timestamp::now().to_string();
+        self.base(
+            "envelope.voided",
+            json!({
+                "envelopeId": self.envelope_id(), "voidedBy": self.sent["data"]["senderId"],
+                "reason": "sent by mistake", "voidedAt": now
+            }),
+        )
+    }
+}
+
+impl LocalStack {
+    /// The envelope function's stored state of an envelope, waiting until `ready` holds.
+    pub async fn envelope_state(
+        &self,
+        envelope: &str,
+        within: Duration,
+        ready: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let state = aws_sdk_dynamodb::Client::new(&self.aws)
+                .get_item()
+                .table_name("esign-envelopes")
+                .key(
+                    "envelopeId",
+                    aws_sdk_dynamodb::types::AttributeValue::S(envelope.into()),
+                )
+                .consistent_read(true)
+                .send()
+                .await
+                .expect("dynamodb:GetItem")
+                .item
+                .and_then(|i| i.get("state").and_then(|s| s.as_s().ok()).cloned())
+                .map(|s| serde_json::from_str::<Value>(&s).expect("a state"));
+            if let Some(state) = state {
+                if ready(&state) || Instant::now() >= deadline {
+                    return state;
+                }
+            } else if Instant::now() >= deadline {
+                return Value::Null;
+            }
+            sleep(Duration::from_millis(300)).await;
+        }
     }
 }

@@ -58,11 +58,12 @@ async fn a_crash_between_records_loses_nothing_and_repeats_nothing() {
         stack.probe_log(&e2).await,
         second.iter().map(id).collect::<Vec<_>>()
     );
+    // No event was attempted without end: each ran once, or twice when the crash caught it.
     for event in first.iter().chain(&second) {
-        assert_eq!(
-            stack.probe_count(&format!("handled#{}", id(event))).await,
-            1,
-            "{}",
+        let attempts = stack.probe_count(&format!("attempts#{}", id(event))).await;
+        assert!(
+            (1..=2).contains(&attempts),
+            "{}: {attempts} attempts",
             id(event)
         );
     }
@@ -90,10 +91,7 @@ async fn a_dependency_that_fails_a_few_times_then_recovers() {
         stack.probe_count(&format!("attempts#{}", id(&event))).await,
         3
     );
-    assert_eq!(
-        stack.probe_count(&format!("handled#{}", id(&event))).await,
-        1
-    );
+    assert_eq!(stack.probe_log(&envelope).await, vec![id(&event)]);
     assert!(
         took < Duration::from_secs(20),
         "two visibility timeouts would take 24 s; took {took:?}"

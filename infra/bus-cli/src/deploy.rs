@@ -182,6 +182,39 @@ pub async fn create_tables(ddb: &aws_sdk_dynamodb::Client, template: &Template) 
                     .build()?,
             );
         }
+        for index in props
+            .get("GlobalSecondaryIndexes")
+            .and_then(|v| v.as_sequence())
+            .into_iter()
+            .flatten()
+        {
+            let mut gsi = aws_sdk_dynamodb::types::GlobalSecondaryIndex::builder()
+                .index_name(text(index, "IndexName")?);
+            for k in index
+                .get("KeySchema")
+                .and_then(|v| v.as_sequence())
+                .into_iter()
+                .flatten()
+            {
+                gsi = gsi.key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name(text(k, "AttributeName")?)
+                        .key_type(KeyType::from(text(k, "KeyType")?.as_str()))
+                        .build()?,
+                );
+            }
+            let projection = index
+                .get("Projection")
+                .and_then(|p| p.get("ProjectionType"))
+                .and_then(|t| t.as_str())
+                .unwrap_or("ALL");
+            gsi = gsi.projection(
+                aws_sdk_dynamodb::types::Projection::builder()
+                    .projection_type(aws_sdk_dynamodb::types::ProjectionType::from(projection))
+                    .build(),
+            );
+            create = create.global_secondary_indexes(gsi.build()?);
+        }
         create
             .send()
             .await

@@ -5,6 +5,8 @@
 //! - `crash-before:<tag>`: the process aborts when it reaches this record, once per tag;
 //! - `fail-retryable:<n>`: the first `n` attempts fail with a retryable error;
 //! - `fail-always`: every attempt fails with a retryable error.
+//!
+//! Its counters (`attempts#<event id>`, `crashed#<tag>`) let the tests see how often it ran.
 
 #![recursion_limit = "256"]
 
@@ -80,19 +82,37 @@ impl Handler for Probe {
             )));
         }
 
-        // The side effect: the event's id appended to its envelope's log, and a count per event.
-        self.ddb
+        // The side effect: the event's id appended to its envelope's log. The write is
+        // conditional on the id not being there yet, so it is idempotent in itself: the
+        // runtime's idempotency record covers a crash before the record is marked done, and this
+        // covers a crash after the write and before the mark (the window no record can close),
+        // which a crash of the whole process hits in whatever other group was mid-flight.
+        let appended = self
+            .ddb
             .update_item()
             .table_name(&self.table)
             .key("pk", s(&format!("log#{}", viewed.envelope_id)))
-            .update_expression("SET events = list_append(if_not_exists(events, :empty), :id)")
+            .condition_expression("attribute_not_exists(seen) OR NOT contains(seen, :idv)")
+            .update_expression(
+                "SET events = list_append(if_not_exists(events, :empty), :id) ADD seen :ids",
+            )
             .expression_attribute_values(":empty", AttributeValue::L(vec![]))
             .expression_attribute_values(":id", AttributeValue::L(vec![s(&id)]))
+            .expression_attribute_values(":idv", s(&id))
+            .expression_attribute_values(":ids", AttributeValue::Ss(vec![id.clone()]))
             .send()
-            .await
-            .map_err(|e| HandlerError::Retryable(format!("probe table: {e:?}")))?;
-        self.bump(&format!("handled#{id}")).await?;
-        Ok(())
+            .await;
+        match appended {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                tracing::info!("already in the log");
+                Ok(())
+            }
+            Err(e) => Err(HandlerError::Retryable(format!("probe table: {e:?}"))),
+        }
     }
 }
 

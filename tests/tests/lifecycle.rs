@@ -1,0 +1,114 @@
+//! Whole envelope lifecycles on the local stack, driven by published events.
+
+use integration_tests::{envelope_sent, Cast, Follow, LocalStack, Who};
+use std::time::Duration;
+
+fn status(state: &serde_json::Value) -> &str {
+    state["status"].as_str().unwrap_or_default()
+}
+
+/// A sequential envelope with two signers and a cc: sent, viewed, the first signs (the second's
+/// turn comes), the second signs, and the envelope is completed with its completion published.
+#[tokio::test]
+async fn a_sequential_envelope_is_completed_when_both_signers_sign() {
+    let stack = LocalStack::connect().await;
+    let cast = Cast::new();
+    let sender = cast.address("life-sender");
+    stack.verify_sender(&sender).await;
+    let sent = envelope_sent(
+        &sender,
+        "sequential",
+        &[
+            Who {
+                name: "First Signer",
+                email: cast.address("life-first"),
+                role: "signer",
+                order: 1,
+                phone: None,
+            },
+            Who {
+                name: "Second Signer",
+                email: cast.address("life-second"),
+                role: "signer",
+                order: 2,
+                phone: None,
+            },
+            Who {
+                name: "Copied",
+                email: cast.address("life-cc"),
+                role: "cc",
+                order: 3,
+                phone: None,
+            },
+        ],
+    );
+    let follow = Follow { sent: &sent };
+    let id = follow.envelope_id();
+    stack.publish(&sent).await;
+    stack.publish(&follow.viewed(0)).await;
+    stack.publish(&follow.signed(0)).await;
+
+    let state = stack
+        .envelope_state(&id, Duration::from_secs(30), |s| {
+            s["recipients"][0]["status"] == "signed"
+        })
+        .await;
+    assert_eq!(
+        state["recipients"][1]["status"], "notified",
+        "the second signer's turn: {state}"
+    );
+    assert!(state["recipients"][0]["viewedAt"].is_string());
+
+    stack.publish(&follow.signed(1)).await;
+    let state = stack
+        .envelope_state(&id, Duration::from_secs(30), |s| {
+            s["completionPublished"] == true
+        })
+        .await;
+    assert_eq!(status(&state), "completed", "{state}");
+    assert_eq!(state["completionPublished"], true);
+}
+
+/// A declined envelope and a voided one revoke every access code.
+#[tokio::test]
+async fn declining_and_voiding_revoke_every_access_code() {
+    let stack = LocalStack::connect().await;
+    let cast = Cast::new();
+    let sender = cast.address("rev-sender");
+    stack.verify_sender(&sender).await;
+    let signers = |tag: &str| {
+        vec![
+            Who {
+                name: "One",
+                email: cast.address(&format!("{tag}-one")),
+                role: "signer",
+                order: 1,
+                phone: None,
+            },
+            Who {
+                name: "Two",
+                email: cast.address(&format!("{tag}-two")),
+                role: "signer",
+                order: 1,
+                phone: None,
+            },
+        ]
+    };
+    let declined = envelope_sent(&sender, "parallel", &signers("declined"));
+    let voided = envelope_sent(&sender, "parallel", &signers("voided"));
+    stack.publish(&declined).await;
+    stack.publish(&voided).await;
+    stack.publish(&Follow { sent: &declined }.declined(1)).await;
+    stack.publish(&Follow { sent: &voided }.voided()).await;
+
+    for (sent, expected) in [(&declined, "declined"), (&voided, "voided")] {
+        let id = Follow { sent }.envelope_id();
+        let state = stack
+            .envelope_state(&id, Duration::from_secs(30), |s| status(s) == expected)
+            .await;
+        assert_eq!(status(&state), expected, "{state}");
+        for r in state["recipients"].as_array().unwrap() {
+            assert_eq!(r["accessRevoked"], true, "{state}");
+        }
+    }
+}
