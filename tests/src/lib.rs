@@ -518,3 +518,63 @@ impl LocalStack {
         }
     }
 }
+
+/// Runs a function of a template once, as `esign-bus invoke` does, and returns its answer.
+pub async fn invoke(
+    stack: &LocalStack,
+    template: &str,
+    stack_name: &str,
+    function: &str,
+    payload: Value,
+) -> Value {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let template = bus_cli::template::Template::load(&root.join(template)).expect("the template");
+    let deployed =
+        bus_cli::deploy::Deployed::read(&stack.aws, stack_name, &template, &Default::default())
+            .await
+            .expect("the stack is deployed");
+    let spec = template
+        .functions()
+        .expect("functions")
+        .into_iter()
+        .find(|f| f.logical_id == function)
+        .expect("the function is in the template");
+    // The test binary runs from <target>/debug/deps; the functions are in <target>/debug.
+    let bin_dir = std::env::current_exe()
+        .expect("the test binary")
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("target/debug")
+        .to_path_buf();
+    bus_cli::event_source::invoke_once(spec, &deployed, &bin_dir, payload)
+        .await
+        .expect("the function answers")
+}
+
+impl LocalStack {
+    /// The audit chain of an envelope, as stored.
+    pub async fn audit_entries(
+        &self,
+        envelope: &str,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        aws_sdk_dynamodb::Client::new(&self.aws)
+            .query()
+            .table_name("esign-audit")
+            .key_condition_expression("envelopeId = :id AND #seq >= :one")
+            .expression_attribute_names("#seq", "sequence")
+            .expression_attribute_values(
+                ":id",
+                aws_sdk_dynamodb::types::AttributeValue::S(envelope.into()),
+            )
+            .expression_attribute_values(
+                ":one",
+                aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("dynamodb:Query")
+            .items
+            .unwrap_or_default()
+    }
+}

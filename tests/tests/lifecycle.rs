@@ -1,6 +1,7 @@
 //! Whole envelope lifecycles on the local stack, driven by published events.
 
-use integration_tests::{envelope_sent, Cast, Follow, LocalStack, Who};
+use integration_tests::{envelope_sent, invoke, Cast, Follow, LocalStack, Who};
+use serde_json::json;
 use std::time::Duration;
 
 fn status(state: &serde_json::Value) -> &str {
@@ -67,6 +68,114 @@ async fn a_sequential_envelope_is_completed_when_both_signers_sign() {
         .await;
     assert_eq!(status(&state), "completed", "{state}");
     assert_eq!(state["completionPublished"], true);
+
+    // The audit chain holds the five events (sent, viewed, two signatures, completed) and
+    // verifies; no access code is in it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while stack.audit_entries(&id).await.len() < 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the chain has {} entries",
+            stack.audit_entries(&id).await.len()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let entries = stack.audit_entries(&id).await;
+    let types: Vec<&str> = entries
+        .iter()
+        .map(|e| e["eventType"].as_s().unwrap().as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "envelope.sent",
+            "envelope.viewed",
+            "envelope.recipient.signed",
+            "envelope.recipient.signed",
+            "envelope.completed"
+        ]
+    );
+    assert!(entries
+        .iter()
+        .all(|e| !e["canonical"].as_s().unwrap().contains("ZX81-TEST")));
+    let answer = invoke(
+        &stack,
+        "template.yaml",
+        "esign-bus",
+        "AuditVerifierFunction",
+        json!({"envelopeIds": [id]}),
+    )
+    .await;
+    assert_eq!(answer, json!({"chains": 1, "tampered": []}));
+}
+
+/// An entry changed behind the chain's back is found by the verifier, which reports where.
+#[tokio::test]
+async fn a_tampered_audit_entry_is_detected_and_reported() {
+    let stack = LocalStack::connect().await;
+    let cast = Cast::new();
+    let sender = cast.address("tamper-sender");
+    stack.verify_sender(&sender).await;
+    let sent = envelope_sent(
+        &sender,
+        "parallel",
+        &[Who {
+            name: "Signer",
+            email: cast.address("tamper-signer"),
+            role: "signer",
+            order: 1,
+            phone: None,
+        }],
+    );
+    let follow = Follow { sent: &sent };
+    let id = follow.envelope_id();
+    stack.publish(&sent).await;
+    stack.publish(&follow.viewed(0)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while stack.audit_entries(&id).await.len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the chain was never written"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let first = &stack.audit_entries(&id).await[0];
+    let forged = first["canonical"].as_s().unwrap().replace(
+        "Please sign: test agreement",
+        "Please sign: other agreement",
+    );
+    aws_sdk_dynamodb::Client::new(&stack.aws)
+        .update_item()
+        .table_name("esign-audit")
+        .key(
+            "envelopeId",
+            aws_sdk_dynamodb::types::AttributeValue::S(id.clone()),
+        )
+        .key(
+            "sequence",
+            aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+        )
+        .update_expression("SET canonical = :forged")
+        .expression_attribute_values(
+            ":forged",
+            aws_sdk_dynamodb::types::AttributeValue::S(forged),
+        )
+        .send()
+        .await
+        .unwrap();
+    let answer = invoke(
+        &stack,
+        "template.yaml",
+        "esign-bus",
+        "AuditVerifierFunction",
+        json!({"envelopeIds": [id]}),
+    )
+    .await;
+    let tampered = &answer["tampered"][0];
+    assert_eq!(tampered["envelopeId"], json!(id));
+    assert_eq!(tampered["sequence"], 1);
+    assert_eq!(tampered["actualHash"], json!(first["hash"].as_s().unwrap()));
+    assert_ne!(tampered["expectedHash"], tampered["actualHash"]);
 }
 
 /// A declined envelope and a voided one revoke every access code.

@@ -18,7 +18,7 @@ use aws_lambda_events::sqs::SqsBatchResponse;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
@@ -31,7 +31,40 @@ struct LocalFunction {
     restart: Notify,
 }
 
-/// Runs every function of the template with SQS sources until `shutdown` turns true.
+/// A function ready to start: its Runtime API, binary and resolved environment.
+async fn prepare(
+    spec: FunctionSpec,
+    deployed: &Deployed,
+    bin_dir: &Path,
+) -> Result<(Arc<LocalFunction>, PathBuf, Vec<(String, String)>)> {
+    let arn = format!(
+        "arn:aws:lambda:{}:{}:function:{}",
+        deployed.region, deployed.account, spec.logical_id
+    );
+    let mut env: Vec<(String, String)> = Vec::new();
+    for (name, expr) in &spec.environment {
+        let value = deployed
+            .resolve(expr)
+            .with_context(|| format!("{}: environment variable {name}", spec.logical_id))?;
+        env.push((name.clone(), value));
+    }
+    let binary = bin_dir.join(&spec.binary);
+    anyhow::ensure!(
+        binary.exists(),
+        "{}: binary {} not found; build it with `cargo build --bins`",
+        spec.logical_id,
+        binary.display(),
+    );
+    let function = Arc::new(LocalFunction {
+        api: RuntimeApi::start(arn).await?,
+        spec,
+        restart: Notify::new(),
+    });
+    Ok((function, binary, env))
+}
+
+/// Runs every function of the template that has SQS sources or schedules until `shutdown`
+/// turns true.
 pub async fn run(
     aws: &aws_config::SdkConfig,
     functions: Vec<FunctionSpec>,
@@ -41,31 +74,11 @@ pub async fn run(
 ) -> Result<()> {
     let sqs = aws_sdk_sqs::Client::new(aws);
     let mut tasks = Vec::new();
-    for spec in functions.into_iter().filter(|f| !f.sqs_sources.is_empty()) {
-        let arn = format!(
-            "arn:aws:lambda:{}:{}:function:{}",
-            deployed.region, deployed.account, spec.logical_id
-        );
-        let mut env: Vec<(String, String)> = Vec::new();
-        for (name, expr) in &spec.environment {
-            let value = deployed
-                .resolve(expr)
-                .with_context(|| format!("{}: environment variable {name}", spec.logical_id))?;
-            env.push((name.clone(), value));
-        }
-        let binary = bin_dir.join(&spec.binary);
-        anyhow::ensure!(
-            binary.exists(),
-            "{}: binary {} not found; build it with `cargo build -p {}`",
-            spec.logical_id,
-            binary.display(),
-            spec.binary
-        );
-        let function = Arc::new(LocalFunction {
-            api: RuntimeApi::start(arn).await?,
-            spec,
-            restart: Notify::new(),
-        });
+    let active = functions
+        .into_iter()
+        .filter(|f| !f.sqs_sources.is_empty() || !f.schedules.is_empty());
+    for spec in active {
+        let (function, binary, env) = prepare(spec, deployed, &bin_dir).await?;
         tasks.push(tokio::spawn(supervise(
             function.clone(),
             binary,
@@ -88,11 +101,84 @@ pub async fn run(
                 shutdown.clone(),
             )));
         }
+        for period in function.spec.schedules.clone() {
+            tasks.push(tokio::spawn(tick(
+                function.clone(),
+                period,
+                deployed.region.clone(),
+                shutdown.clone(),
+            )));
+        }
     }
     for task in tasks {
         task.await?;
     }
     Ok(())
+}
+
+/// EventBridge's scheduled event, as Lambda receives it.
+pub fn scheduled_event(region: &str, function: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4(),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "region": region,
+        "resources": [format!("arn:aws:events:{region}:000000000000:rule/{function}")],
+        "detail": {}
+    })
+}
+
+/// Invokes a function on its schedule, as EventBridge would.
+async fn tick(
+    function: Arc<LocalFunction>,
+    period: Duration,
+    region: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let name = function.spec.logical_id.clone();
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let event = scheduled_event(&region, &name).to_string();
+        let timeout = Duration::from_secs(function.spec.timeout_secs);
+        match function.api.invoke(event, timeout).await {
+            Outcome::Response(body) => {
+                tracing::info!(function = %name, response = %String::from_utf8_lossy(&body), "scheduled run done")
+            }
+            other => tracing::warn!(function = %name, outcome = ?other, "scheduled run failed"),
+        }
+    }
+}
+
+/// Runs a function once with `payload`, as `aws lambda invoke` would, and returns its answer.
+pub async fn invoke_once(
+    spec: FunctionSpec,
+    deployed: &Deployed,
+    bin_dir: &Path,
+    payload: Value,
+) -> Result<Value> {
+    let timeout = Duration::from_secs(spec.timeout_secs);
+    let name = spec.logical_id.clone();
+    let (function, binary, env) = prepare(spec, deployed, bin_dir).await?;
+    let (stop, shutdown) = watch::channel(false);
+    let supervisor = tokio::spawn(supervise(function.clone(), binary, env, shutdown));
+    let outcome = function.api.invoke(payload.to_string(), timeout).await;
+    let _ = stop.send(true);
+    let _ = supervisor.await;
+    match outcome {
+        Outcome::Response(body) => {
+            serde_json::from_slice(&body).with_context(|| format!("{name}: its answer is not JSON"))
+        }
+        Outcome::Error(body) => anyhow::bail!("{name} failed: {}", String::from_utf8_lossy(&body)),
+        Outcome::Timeout => anyhow::bail!("{name} timed out after {timeout:?}"),
+        Outcome::Crashed => anyhow::bail!("{name} crashed"),
+    }
 }
 
 /// Keeps the function's process running: starts it, restarts it when it exits or is asked to.

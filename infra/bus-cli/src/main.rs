@@ -41,6 +41,19 @@ enum Command {
         #[arg(long, env = "ESIGN_BIN_DIR")]
         bin_dir: Option<PathBuf>,
     },
+    /// Run one function of the template once with a payload (a scheduled event by default) and
+    /// print its answer: on-demand audit verification, the expiry job, and the like.
+    Invoke {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The function's logical id in the template, such as AuditVerifierFunction.
+        function: String,
+        /// The event, as JSON.
+        #[arg(long)]
+        payload: Option<String>,
+        #[arg(long, env = "ESIGN_BIN_DIR")]
+        bin_dir: Option<PathBuf>,
+    },
     /// Register an address as a verified SES sending identity (what a sender needs before
     /// invitations can go out from their address).
     VerifySender { email: String },
@@ -157,6 +170,31 @@ async fn main() -> Result<()> {
             write,
             release,
         } => schemas(&dir, write, release)?,
+        Command::Invoke {
+            stack,
+            function,
+            payload,
+            bin_dir,
+        } => {
+            let template = Template::load(&stack.template)?;
+            let overrides: BTreeMap<_, _> = stack.parameters.into_iter().collect();
+            let deployed =
+                deploy::Deployed::read(aws().await, &stack.stack, &template, &overrides).await?;
+            let spec = template
+                .functions()?
+                .into_iter()
+                .find(|f| f.logical_id == function)
+                .with_context(|| {
+                    format!("no function {function} in {}", stack.template.display())
+                })?;
+            let payload = match payload {
+                Some(text) => serde_json::from_str(&text).context("--payload is not JSON")?,
+                None => event_source::scheduled_event(&deployed.region, &function),
+            };
+            let bin_dir = bin_dir.unwrap_or_else(default_bin_dir);
+            let answer = event_source::invoke_once(spec, &deployed, &bin_dir, payload).await?;
+            println!("{answer}");
+        }
         Command::VerifySender { email } => {
             verify_sender(aws().await, &email).await?;
             println!("{email} is a verified sending identity");

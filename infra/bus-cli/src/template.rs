@@ -45,6 +45,22 @@ pub struct FunctionSpec {
     pub memory_mb: u64,
     pub environment: BTreeMap<String, Expr>,
     pub sqs_sources: Vec<SqsSource>,
+    /// The periods of its `Schedule` events (`rate(...)` expressions).
+    pub schedules: Vec<std::time::Duration>,
+}
+
+/// Reads `rate(5 minutes)` and the like.
+pub fn parse_rate(expression: &str) -> Option<std::time::Duration> {
+    let inner = expression.trim().strip_prefix("rate(")?.strip_suffix(')')?;
+    let (value, unit) = inner.trim().split_once(' ')?;
+    let value: u64 = value.parse().ok()?;
+    let seconds = match unit.trim().trim_end_matches('s') {
+        "minute" => 60,
+        "hour" => 3600,
+        "day" => 86_400,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(value * seconds))
 }
 
 /// An SQS event source of a function.
@@ -153,8 +169,22 @@ impl Template {
                 environment.insert(name.to_owned(), expr);
             }
             let mut sqs_sources = Vec::new();
+            let mut schedules = Vec::new();
             let events = props.get("Events").and_then(Value::as_mapping);
             for (_, event) in events.into_iter().flatten() {
+                if event.get("Type").and_then(Value::as_str) == Some("Schedule") {
+                    let expression = event
+                        .get("Properties")
+                        .and_then(|p| p.get("Schedule"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    schedules.push(parse_rate(expression).ok_or_else(|| {
+                        shape(&format!(
+                            "schedule '{expression}' is not rate(N minutes|hours|days)"
+                        ))
+                    })?);
+                    continue;
+                }
                 if event.get("Type").and_then(Value::as_str) != Some("SQS") {
                     continue;
                 }
@@ -185,6 +215,7 @@ impl Template {
                 memory_mb: setting(props, "MemorySize").unwrap_or(128),
                 environment,
                 sqs_sources,
+                schedules,
             });
         }
         Ok(out)
