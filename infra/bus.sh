@@ -66,6 +66,17 @@ start_runner() {
   log "functions of $template running (log: $log)"
 }
 
+# The certificate tests render PDFs with poppler's pdftoppm and pdftotext.
+ensure_tools() {
+  command -v pdftoppm >/dev/null 2>&1 && return 0
+  log "installing poppler-utils (pdftoppm, pdftotext)"
+  if [[ $(id -u) -eq 0 ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
+  fi
+}
+
 up() {
   bash infra/localstack.sh start
   log "building the functions and esign-bus"
@@ -99,6 +110,7 @@ case "${1:-}" in
     "$BIN/esign-bus" "$@"
     ;;
   test)
+    ensure_tools
     up
     # The runtime's own tests use a probe function on a stack of their own.
     start_runner probe tests/template.yaml esign-bus-test

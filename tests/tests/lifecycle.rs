@@ -71,20 +71,29 @@ async fn a_sequential_envelope_is_completed_when_both_signers_sign() {
 
     // The audit chain holds the five events (sent, viewed, two signatures, completed) and
     // verifies; no access code is in it.
+    // The chain also holds the notification events about the envelope, interleaved as they
+    // happen; the envelope's own events are in their order.
+    let envelope_types = |entries: &[std::collections::HashMap<
+        String,
+        aws_sdk_dynamodb::types::AttributeValue,
+    >]|
+     -> Vec<String> {
+        entries
+            .iter()
+            .map(|e| e["eventType"].as_s().unwrap().clone())
+            .filter(|t| t.starts_with("envelope."))
+            .collect()
+    };
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while stack.audit_entries(&id).await.len() < 5 {
+    while envelope_types(&stack.audit_entries(&id).await).len() < 5 {
         assert!(
             std::time::Instant::now() < deadline,
-            "the chain has {} entries",
-            stack.audit_entries(&id).await.len()
+            "the chain is incomplete"
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let entries = stack.audit_entries(&id).await;
-    let types: Vec<&str> = entries
-        .iter()
-        .map(|e| e["eventType"].as_s().unwrap().as_str())
-        .collect();
+    let types = envelope_types(&entries);
     assert_eq!(
         types,
         [
@@ -107,6 +116,50 @@ async fn a_sequential_envelope_is_completed_when_both_signers_sign() {
     )
     .await;
     assert_eq!(answer, json!({"chains": 1, "tampered": []}));
+
+    // Every e-mail went to the right person, in order.
+    let (first, second, cc) = (
+        cast.address("life-first"),
+        cast.address("life-second"),
+        cast.address("life-cc"),
+    );
+    let everyone = [first.clone(), second.clone(), cc.clone(), sender.clone()];
+    let mails = stack
+        .wait_for_mails(&everyone, 11, Duration::from_secs(30))
+        .await;
+    let subjects_to = |who: &str| -> Vec<String> {
+        mails
+            .iter()
+            .filter(|m| m.to == [who.to_string()])
+            .map(|m| m.subject.split(':').next().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(subjects_to(&first), ["Please sign", "Completed"]);
+    assert_eq!(
+        subjects_to(&second),
+        ["Please sign", "Completed"],
+        "invited only after the first signed"
+    );
+    assert_eq!(subjects_to(&cc), ["Copy", "Completed"]);
+    assert_eq!(
+        subjects_to(&sender),
+        [
+            "Sent",
+            "Viewed",
+            "Signed by First Signer",
+            "Signed by Second Signer",
+            "Completed"
+        ]
+    );
+    let second_invited = mails.iter().position(|m| m.to == [second.clone()]).unwrap();
+    let first_signed = mails
+        .iter()
+        .position(|m| m.subject.starts_with("Signed by First Signer"))
+        .unwrap();
+    assert!(
+        first_signed < second_invited,
+        "the second invitation follows the first signature"
+    );
 }
 
 /// An entry changed behind the chain's back is found by the verifier, which reports where.
@@ -176,6 +229,21 @@ async fn a_tampered_audit_entry_is_detected_and_reported() {
     assert_eq!(tampered["sequence"], 1);
     assert_eq!(tampered["actualHash"], json!(first["hash"].as_s().unwrap()));
     assert_ne!(tampered["expectedHash"], tampered["actualHash"]);
+
+    // Reported: audit.tampering.detected reaches the administrators.
+    let alerts = stack
+        .wait_for_mails(
+            &["security@sign.example".to_string()],
+            1,
+            Duration::from_secs(30),
+        )
+        .await;
+    assert!(
+        alerts
+            .iter()
+            .any(|m| m.subject.contains(&id) && m.subject.starts_with("[Critical]")),
+        "{alerts:#?}"
+    );
 }
 
 /// A declined envelope and a voided one revoke every access code.

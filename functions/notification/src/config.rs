@@ -13,6 +13,8 @@ pub struct Config {
     pub sms_enabled: bool,
     /// The web app's base URL, for links in messages.
     pub app_url: String,
+    /// Where security alerts (audit tampering) go.
+    pub admin_email: Option<Email>,
 }
 
 /// A setting that is missing or malformed.
@@ -58,6 +60,13 @@ impl Config {
             platform_name: lookup("PLATFORM_NAME").unwrap_or_else(|| "eSign".into()),
             sms_enabled,
             app_url: required("APP_URL")?.trim_end_matches('/').to_owned(),
+            admin_email: match lookup("ADMIN_EMAIL").filter(|v| !v.trim().is_empty()) {
+                Some(a) => Some(Email::parse(&a).map_err(|problem| ConfigError {
+                    name: "ADMIN_EMAIL",
+                    problem: problem.into(),
+                })?),
+                None => None,
+            },
         })
     }
 }

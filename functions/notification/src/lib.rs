@@ -11,6 +11,7 @@ pub mod deliver;
 pub mod handler;
 pub mod mail;
 pub mod plan;
+pub mod store;
 
 pub use config::Config;
 pub use handler::NotificationHandler;

@@ -3,14 +3,28 @@
 use base64::Engine;
 use esign_events::personal::{Email, Phone};
 
+/// How urgent a message is; security notices go out at high priority.
+pub use esign_events::catalogue::Priority;
+
+/// Who and what a message is about, for its `notification.*` events and its status record
+/// (ids only, never an address).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct About {
+    pub envelope_id: Option<uuid::Uuid>,
+    pub recipient_id: Option<uuid::Uuid>,
+    pub user_id: Option<uuid::Uuid>,
+}
+
 /// An e-mail ready for the provider.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mail {
-    /// What the message is, for logs and metrics (never personal).
+    /// The template it was rendered from, for logs, metrics and events (never personal).
     pub kind: &'static str,
     /// Names this message among those of its event, for its idempotency record: kind, channel
     /// and recipient id (never an address).
     pub key: String,
+    pub priority: Priority,
+    pub about: About,
     /// The `From` mailbox, already safe for a header: `"Name" <address>` or encoded words.
     pub from: String,
     pub to: Email,
@@ -25,43 +39,146 @@ pub struct Sms {
     pub kind: &'static str,
     /// See [`Mail::key`].
     pub key: String,
+    pub priority: Priority,
+    pub about: About,
     pub to: Phone,
     pub text: String,
 }
 
-/// A message template: a text part and an HTML part with `{{name}}` placeholders.
+/// A message template, kept as two files: `templates/<name>.txt`, whose first line is
+/// `Subject: ...`, and `templates/<name>.html`. Both use `{{name}}` placeholders.
 #[derive(Debug, Clone, Copy)]
 pub struct Template {
+    pub name: &'static str,
     text: &'static str,
     html: &'static str,
 }
 
-/// Asks a recipient to sign or approve.
-pub const INVITATION: Template = Template {
-    text: include_str!("../templates/invitation.txt"),
-    html: include_str!("../templates/invitation.html"),
-};
+/// A rendered message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
 
-/// Tells a cc recipient they were copied.
-pub const COPY: Template = Template {
-    text: include_str!("../templates/copy.txt"),
-    html: include_str!("../templates/copy.html"),
-};
+const TEMPLATES: &[(&str, &str, &str)] = &[
+    (
+        "invitation",
+        include_str!("../templates/invitation.txt"),
+        include_str!("../templates/invitation.html"),
+    ),
+    (
+        "copy",
+        include_str!("../templates/copy.txt"),
+        include_str!("../templates/copy.html"),
+    ),
+    (
+        "sent-confirmation",
+        include_str!("../templates/sent-confirmation.txt"),
+        include_str!("../templates/sent-confirmation.html"),
+    ),
+    (
+        "viewed",
+        include_str!("../templates/viewed.txt"),
+        include_str!("../templates/viewed.html"),
+    ),
+    (
+        "signed-progress",
+        include_str!("../templates/signed-progress.txt"),
+        include_str!("../templates/signed-progress.html"),
+    ),
+    (
+        "completed",
+        include_str!("../templates/completed.txt"),
+        include_str!("../templates/completed.html"),
+    ),
+    (
+        "declined",
+        include_str!("../templates/declined.txt"),
+        include_str!("../templates/declined.html"),
+    ),
+    (
+        "voided",
+        include_str!("../templates/voided.txt"),
+        include_str!("../templates/voided.html"),
+    ),
+    (
+        "expired",
+        include_str!("../templates/expired.txt"),
+        include_str!("../templates/expired.html"),
+    ),
+    (
+        "reminder",
+        include_str!("../templates/reminder.txt"),
+        include_str!("../templates/reminder.html"),
+    ),
+    (
+        "document-failed",
+        include_str!("../templates/document-failed.txt"),
+        include_str!("../templates/document-failed.html"),
+    ),
+    (
+        "certificate",
+        include_str!("../templates/certificate.txt"),
+        include_str!("../templates/certificate.html"),
+    ),
+    (
+        "tampering",
+        include_str!("../templates/tampering.txt"),
+        include_str!("../templates/tampering.html"),
+    ),
+    (
+        "user-registered",
+        include_str!("../templates/user-registered.txt"),
+        include_str!("../templates/user-registered.html"),
+    ),
+    (
+        "user-verified",
+        include_str!("../templates/user-verified.txt"),
+        include_str!("../templates/user-verified.html"),
+    ),
+    (
+        "password-reset",
+        include_str!("../templates/password-reset.txt"),
+        include_str!("../templates/password-reset.html"),
+    ),
+    (
+        "account-locked",
+        include_str!("../templates/account-locked.txt"),
+        include_str!("../templates/account-locked.html"),
+    ),
+];
 
-/// Tells the sender the envelope went out.
-pub const SENT_CONFIRMATION: Template = Template {
-    text: include_str!("../templates/sent-confirmation.txt"),
-    html: include_str!("../templates/sent-confirmation.html"),
-};
+/// The template of this name; every name the planner uses exists (a test checks it).
+pub fn template(name: &str) -> Template {
+    let (name, text, html) = TEMPLATES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .copied()
+        .unwrap_or_else(|| panic!("no template {name}"));
+    Template { name, text, html }
+}
+
+/// Every template's name.
+pub fn template_names() -> impl Iterator<Item = &'static str> {
+    TEMPLATES.iter().map(|(n, _, _)| *n)
+}
 
 impl Template {
-    /// Fills the placeholders; values are HTML-escaped in the HTML part. A placeholder with no
-    /// value is a bug in the caller and panics in tests through `debug_assert`.
-    pub fn render(&self, values: &[(&str, &str)]) -> (String, String) {
-        (
-            fill(self.text, values, |v| v.to_owned()),
-            fill(self.html, values, html_escape),
-        )
+    /// Fills the placeholders. Values are HTML-escaped in the HTML part; the subject is made
+    /// safe for a header line. A placeholder with no value renders empty (and fails a debug
+    /// assertion, so tests catch it).
+    pub fn render(&self, values: &[(&str, &str)]) -> Rendered {
+        let (subject_line, text) = self.text.split_once('\n').unwrap_or(("", self.text));
+        let subject = subject_line
+            .strip_prefix("Subject: ")
+            .unwrap_or(subject_line);
+        Rendered {
+            subject: header_text(&fill(subject, values, |v| v.to_owned())),
+            text: fill(text.trim_start_matches('\n'), values, |v| v.to_owned()),
+            html: fill(self.html, values, html_escape),
+        }
     }
 }
 
@@ -201,15 +318,28 @@ mod tests {
 
     #[test]
     fn html_values_are_escaped_and_text_values_are_not() {
-        let (text, html) = COPY.render(&[
+        let r = template("copy").render(&[
             ("recipient_name", "<b>Riley</b>"),
             ("sender_name", "A & B"),
-            ("subject", "x"),
+            ("subject", "x\r\nBcc: evil@example.org"),
             ("message", "m"),
         ]);
-        assert!(text.contains("Hello <b>Riley</b>,"));
-        assert!(html.contains("Hello &lt;b&gt;Riley&lt;/b&gt;,"));
-        assert!(html.contains("A &amp; B"));
-        assert!(!html.contains("{{"));
+        assert!(r.text.contains("Hello <b>Riley</b>,"));
+        assert!(r.html.contains("Hello &lt;b&gt;Riley&lt;/b&gt;,"));
+        assert!(r.html.contains("A &amp; B"));
+        assert!(!r.html.contains("{{"));
+        assert_eq!(
+            r.subject, "Copy: x Bcc: evil@example.org",
+            "no header can be injected"
+        );
+    }
+
+    #[test]
+    fn every_template_has_a_subject_line_and_both_parts() {
+        for name in template_names() {
+            let t = template(name);
+            assert!(t.text.starts_with("Subject: "), "{name}");
+            assert!(t.html.contains("<html>"), "{name}");
+        }
     }
 }

@@ -1,11 +1,13 @@
-//! Who gets what when an envelope is sent, checked with a delivery fake.
+//! Who gets what, checked with fakes for delivery, records and publishing.
 
-use esign_events::idempotency::MemoryStore;
-use esign_events::runtime::{process_batch, Handler, HandlerError, RecordContext};
-use esign_events::Event;
+use esign_events::idempotency::MemoryStore as MemoryIdempotency;
+use esign_events::publish::{EntryOutcome, Outgoing, Publisher, Sink, SinkError, Topics};
+use esign_events::runtime::{Handler, HandlerError, RecordContext};
+use esign_events::{Category, Event};
 use notification::deliver::Deliver;
 use notification::mail::{Mail, Sms};
-use notification::plan::{plan, Message};
+use notification::plan::{plan, Message, Roster};
+use notification::store::MemoryStore;
 use notification::{Config, NotificationHandler};
 use serde_json::{json, Value};
 use std::sync::Mutex;
@@ -15,9 +17,18 @@ fn config(sms: bool) -> Config {
         "MAIL_FROM" => Some("no-reply@sign.example".into()),
         "APP_URL" => Some("https://app.sign.example".into()),
         "SMS_ENABLED" => Some(sms.to_string()),
+        "ADMIN_EMAIL" => Some("security@sign.example".into()),
         _ => None,
     })
     .unwrap()
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/../../shared/events/tests/fixtures/events/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn sample() -> Value {
@@ -40,7 +51,11 @@ fn with_cc(mut value: Value) -> Value {
     value
 }
 
-/// (kind, address) of each e-mail, and (kind, number) of each SMS, in order.
+fn ev(v: Value) -> Event {
+    Event::from_value(v).unwrap()
+}
+
+/// (template, address) of each message, in order.
 fn summary(messages: &[Message]) -> Vec<(String, String)> {
     messages
         .iter()
@@ -58,17 +73,24 @@ fn s(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+fn roster_of(sent: &Value) -> Roster {
+    plan(&ev(sent.clone()), &config(false), None)
+        .roster
+        .unwrap()
+}
+
 #[test]
 fn sequential_envelope_invites_only_the_first_signer_and_copies_cc() {
-    let event = Event::from_value(with_cc(sample())).unwrap();
+    let planned = plan(&ev(with_cc(sample())), &config(false), None);
     assert_eq!(
-        summary(&plan(&event, &config(false))),
+        summary(&planned.messages),
         s(&[
             ("email:invitation", "jordan.sample@example.net"),
             ("email:copy", "casey.copy@example.org"),
             ("email:sent-confirmation", "avery.example@example.com"),
         ])
     );
+    assert_eq!(planned.roster.unwrap().parties.len(), 3);
 }
 
 #[test]
@@ -76,9 +98,8 @@ fn parallel_envelope_invites_every_signer_and_approver() {
     let mut value = sample();
     value["data"]["signingOrder"] = json!("parallel");
     value["data"]["recipients"][1]["role"] = json!("approver");
-    let event = Event::from_value(value).unwrap();
     assert_eq!(
-        summary(&plan(&event, &config(false))),
+        summary(&plan(&ev(value), &config(false), None).messages),
         s(&[
             ("email:invitation", "jordan.sample@example.net"),
             ("email:invitation", "riley.placeholder@example.org"),
@@ -89,13 +110,11 @@ fn parallel_envelope_invites_every_signer_and_approver() {
 
 #[test]
 fn sms_goes_to_invited_recipients_with_a_phone_only_when_switched_on() {
-    let event = Event::from_value(with_cc(sample())).unwrap();
-    let planned = summary(&plan(&event, &config(true)));
+    let planned = summary(&plan(&ev(with_cc(sample())), &config(true), None).messages);
     let sms: Vec<_> = planned
         .iter()
         .filter(|(k, _)| k.starts_with("sms"))
         .collect();
-    // Jordan is invited and has a phone; Casey (cc) has one too but is not asked to sign.
     assert_eq!(
         sms,
         vec![&("sms:invitation".to_string(), "+15555550123".to_string())]
@@ -104,8 +123,7 @@ fn sms_goes_to_invited_recipients_with_a_phone_only_when_switched_on() {
 
 #[test]
 fn access_codes_never_appear_in_a_message() {
-    let event = Event::from_value(sample()).unwrap();
-    for message in plan(&event, &config(true)) {
+    for message in plan(&ev(sample()), &config(true), None).messages {
         let text = match message {
             Message::Email(m) => format!("{} {} {} {}", m.from, m.subject, m.text, m.html),
             Message::Sms(s) => s.text,
@@ -119,8 +137,7 @@ fn access_codes_never_appear_in_a_message() {
 
 #[test]
 fn invitations_come_from_the_sender_and_the_confirmation_from_the_platform() {
-    let event = Event::from_value(sample()).unwrap();
-    let planned = plan(&event, &config(false));
+    let planned = plan(&ev(sample()), &config(false), None).messages;
     let Message::Email(invitation) = &planned[0] else {
         panic!()
     };
@@ -130,13 +147,155 @@ fn invitations_come_from_the_sender_and_the_confirmation_from_the_platform() {
     );
     assert_eq!(invitation.subject, "Please sign: lease renewal");
     assert!(invitation.text.contains("https://app.sign.example/envelopes/3f6c2a9e-8b1d-4c7e-9a52-0d4e7b1c6f10/sign?recipient=9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a"));
+    assert!(invitation
+        .text
+        .contains("access code that the sender gave you"));
     let Message::Email(confirmation) = planned.last().unwrap() else {
         panic!()
     };
     assert_eq!(confirmation.from, "\"eSign\" <no-reply@sign.example>");
 }
 
-/// Records deliveries; refuses mail to one address (while `refusing` is set).
+fn signed(recipient: &str, order: u32) -> Event {
+    let mut v = fixture("envelope.recipient.signed");
+    v["data"]["recipientId"] = json!(recipient);
+    v["data"]["signingOrder"] = json!(order);
+    ev(v)
+}
+
+#[test]
+fn a_signature_tells_the_sender_and_in_sequence_invites_the_next_signer() {
+    let roster = roster_of(&sample());
+    let first = plan(
+        &signed("9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a", 1),
+        &config(false),
+        Some(&roster),
+    );
+    assert_eq!(
+        summary(&first.messages),
+        s(&[
+            ("email:signed-progress", "avery.example@example.com"),
+            ("email:invitation", "riley.placeholder@example.org")
+        ])
+    );
+    let Message::Email(progress) = &first.messages[0] else {
+        panic!()
+    };
+    assert!(
+        progress.text.contains("1 of 2 have signed"),
+        "{}",
+        progress.text
+    );
+    let after = first.roster.unwrap();
+    let second = plan(
+        &signed("1b2c3d4e-5f60-4718-89a0-b1c2d3e4f506", 2),
+        &config(false),
+        Some(&after),
+    );
+    assert_eq!(
+        summary(&second.messages),
+        s(&[("email:signed-progress", "avery.example@example.com")])
+    );
+}
+
+#[test]
+fn completion_declines_voids_and_expiry_reach_the_right_people() {
+    let roster = roster_of(&with_cc(sample()));
+    let completed = plan(
+        &ev(fixture("envelope.completed")),
+        &config(false),
+        Some(&roster),
+    );
+    assert_eq!(
+        summary(&completed.messages),
+        s(&[
+            ("email:completed", "avery.example@example.com"),
+            ("email:completed", "jordan.sample@example.net"),
+            ("email:completed", "riley.placeholder@example.org"),
+        ])
+    );
+    let declined = plan(
+        &ev(fixture("envelope.declined")),
+        &config(false),
+        Some(&roster),
+    );
+    assert_eq!(
+        summary(&declined.messages),
+        s(&[
+            ("email:declined", "avery.example@example.com"),
+            ("email:declined", "jordan.sample@example.net"),
+            ("email:declined", "casey.copy@example.org"),
+        ]),
+        "the sender and the other recipients, not the one who declined"
+    );
+    let voided = plan(
+        &ev(fixture("envelope.voided")),
+        &config(false),
+        Some(&roster),
+    );
+    assert_eq!(voided.messages.len(), 3, "every recipient");
+    assert!(summary(&voided.messages)
+        .iter()
+        .all(|(k, to)| k == "email:voided" && to != "avery.example@example.com"));
+    let expired = plan(
+        &ev(fixture("envelope.expired")),
+        &config(false),
+        Some(&roster),
+    );
+    assert_eq!(
+        summary(&expired.messages),
+        s(&[("email:expired", "avery.example@example.com")])
+    );
+    let certificate = plan(
+        &ev(fixture("certificate.generated")),
+        &config(false),
+        Some(&roster),
+    );
+    assert_eq!(certificate.messages.len(), 4, "every party");
+    let Message::Email(c) = &certificate.messages[0] else {
+        panic!()
+    };
+    assert!(c.text.contains("7KQ2-M3D8-4TZC"));
+}
+
+#[test]
+fn account_and_security_events_are_told_to_the_user_or_the_admins() {
+    let registered = plan(&ev(fixture("user.registered")), &config(false), None).messages;
+    let Message::Email(m) = &registered[0] else {
+        panic!()
+    };
+    assert!(m
+        .text
+        .contains("https://app.sign.example/verify-email?token=vt_3q9XkP2mZ8"));
+    assert_eq!(m.priority, esign_events::catalogue::Priority::High);
+    let locked = plan(&ev(fixture("user.account.locked")), &config(false), None).messages;
+    let Message::Email(m) = &locked[0] else {
+        panic!()
+    };
+    assert!(m.text.contains("2025-03-12T08:30:00.000Z"), "{}", m.text);
+    let tampering = plan(
+        &ev(fixture("audit.tampering.detected")),
+        &config(false),
+        None,
+    )
+    .messages;
+    assert_eq!(
+        summary(&tampering),
+        s(&[("email:tampering", "security@sign.example")])
+    );
+    let failed = plan(
+        &ev(fixture("document.processing.failed")),
+        &config(false),
+        None,
+    )
+    .messages;
+    assert_eq!(
+        summary(&failed),
+        s(&[("email:document-failed", "avery.example@example.com")])
+    );
+}
+
+/// Records deliveries; refuses mail to one address until healed.
 #[derive(Default)]
 struct FakeDelivery {
     refuse: Option<&'static str>,
@@ -148,123 +307,139 @@ impl Deliver for FakeDelivery {
     async fn email(&self, mail: &Mail) -> Result<String, HandlerError> {
         let healed = self.healed.load(std::sync::atomic::Ordering::SeqCst);
         if Some(mail.to.expose()) == self.refuse && !healed {
-            return Err(HandlerError::Permanent(
-                "ses:SendEmail: MessageRejected".into(),
+            return Err(HandlerError::Retryable(
+                "ses:SendEmail: Throttling: slow down".into(),
             ));
         }
-        self.sent.lock().unwrap().push(mail.to.expose().to_owned());
-        Ok("id".into())
+        let mut sent = self.sent.lock().unwrap();
+        sent.push(mail.to.expose().to_owned());
+        Ok(format!("ses-{}", sent.len()))
     }
     async fn sms(&self, sms: &Sms) -> Result<String, HandlerError> {
         self.sent.lock().unwrap().push(sms.to.expose().to_owned());
-        Ok("id".into())
+        Ok("sms-id".into())
     }
 }
 
-fn ctx() -> RecordContext {
+#[derive(Default)]
+struct Outbox(Mutex<Vec<Value>>);
+
+impl Sink for &Outbox {
+    async fn publish_batch(
+        &self,
+        _: &str,
+        entries: &[&Outgoing],
+    ) -> Result<Vec<EntryOutcome>, SinkError> {
+        let mut out = self.0.lock().unwrap();
+        Ok(entries
+            .iter()
+            .map(|e| {
+                out.push(serde_json::from_str(&e.body).unwrap());
+                EntryOutcome::Published(e.dedup_id.clone())
+            })
+            .collect())
+    }
+}
+
+type TestHandler<'a> =
+    NotificationHandler<FakeDelivery, MemoryIdempotency, MemoryStore, &'a Outbox>;
+
+fn handler<'a>(outbox: &'a Outbox, refuse: Option<&'static str>) -> TestHandler<'a> {
+    NotificationHandler::new(
+        config(false),
+        FakeDelivery {
+            refuse,
+            ..Default::default()
+        },
+        MemoryIdempotency::new(),
+        MemoryStore::new(),
+        Publisher::new(
+            outbox,
+            Topics::new([(Category::Notification, "arn:notification".to_string())]),
+        ),
+    )
+}
+
+fn ctx(receive_count: u32) -> RecordContext {
     RecordContext {
         message_id: "m-1".into(),
         group_id: "g".into(),
-        receive_count: 1,
+        receive_count,
         queue_arn: None,
         deadline_ms: esign_events::runtime::now_ms() + 5_000,
     }
 }
 
+/// A retry after a partial failure sends only what did not go out, and a redelivery sends
+/// nothing; each message has queued, sent (or failed) events and a status record.
 #[tokio::test]
-async fn a_refused_delivery_fails_the_event() {
-    let handler = NotificationHandler::new(
-        config(false),
-        FakeDelivery {
-            refuse: Some("jordan.sample@example.net"),
-            ..Default::default()
-        },
-        MemoryStore::new(),
-    );
-    let event = Event::from_value(sample()).unwrap();
-    let err = handler.handle(&event, &ctx()).await.unwrap_err();
-    assert!(matches!(err, HandlerError::Permanent(_)));
-}
-
-#[tokio::test]
-async fn the_batch_response_reports_exactly_the_failed_records() {
-    let handler = NotificationHandler::new(
-        config(false),
-        FakeDelivery {
-            refuse: Some("jordan.sample@example.net"),
-            ..Default::default()
-        },
-        MemoryStore::new(),
-    );
-    let good = sample();
-    let mut bad = sample();
-    bad["eventId"] = json!("99999999-9999-4999-8999-999999999999");
-    bad["data"]["envelopeId"] = json!("aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee");
-    let mut good2 = sample();
-    good2["eventId"] = json!("88888888-8888-4888-8888-888888888888");
-    good2["data"]["envelopeId"] = json!("bbbbbbbb-bbbb-4ccc-8ddd-eeeeeeeeeeee");
-    good2["data"]["recipients"][0]["email"] = json!("other@example.net");
-    let mut good_first = good.clone();
-    good_first["data"]["recipients"][0]["email"] = json!("first@example.net");
-    let records: Vec<Value> = [(good_first, "m-1"), (bad, "m-2"), (good2, "m-3")]
-        .into_iter()
-        .map(|(body, id)| json!({"messageId": id, "body": body.to_string(), "attributes": {}}))
-        .collect();
-    let batch = serde_json::from_value(json!({ "Records": records })).unwrap();
-    let response = process_batch(&handler, &batch).await.unwrap();
-    let failed: Vec<_> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
-    assert_eq!(failed, vec!["m-2"]);
-}
-
-/// A retry after a partial failure sends only the messages that did not go out, and the same
-/// event delivered again sends nothing.
-#[tokio::test]
-async fn each_message_goes_out_once_across_retries_and_redeliveries() {
+async fn each_message_goes_out_once_with_its_events_and_status() {
     let mut value = with_cc(sample());
     value["data"]["signingOrder"] = json!("parallel");
-    let event = Event::from_value(value).unwrap();
-    // Riley's invitation (the second message) fails once.
-    let handler = NotificationHandler::new(
-        config(false),
-        FakeDelivery {
-            refuse: Some("riley.placeholder@example.org"),
-            ..Default::default()
-        },
-        MemoryStore::new(),
-    );
-    assert!(handler.handle(&event, &ctx()).await.is_err());
-    handler.deliver_healed();
-    handler.handle(&event, &ctx()).await.unwrap();
-    handler.handle(&event, &ctx()).await.unwrap();
-    let sent = handler.sent();
+    let event = ev(value);
+    let outbox = Outbox::default();
+    let h = handler(&outbox, Some("riley.placeholder@example.org"));
+    assert!(h.handle(&event, &ctx(1)).await.is_err());
+    h.delivery()
+        .healed
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    h.handle(&event, &ctx(2)).await.unwrap();
+    h.handle(&event, &ctx(3)).await.unwrap();
     assert_eq!(
-        sent,
+        h.delivery().sent.lock().unwrap().clone(),
         vec![
             "jordan.sample@example.net",
             "riley.placeholder@example.org",
             "casey.copy@example.org",
             "avery.example@example.com"
-        ],
-        "each address exactly once"
+        ]
     );
+    let published = outbox.0.lock().unwrap().clone();
+    // Distinct events: a redelivery publishes `notification.sent` again under the same id
+    // (in case the first publish failed), which consumers take as one.
+    let count = |t: &str| {
+        let ids: std::collections::HashSet<&Value> = published
+            .iter()
+            .filter(|e| e["eventType"] == t)
+            .map(|e| &e["eventId"])
+            .collect();
+        ids.len()
+    };
+    assert_eq!(count("notification.sent"), 4);
+    let failed: Vec<&Value> = published
+        .iter()
+        .filter(|e| e["eventType"] == "notification.failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["data"]["willRetry"], true);
+    assert_eq!(failed[0]["data"]["retryCount"], 0);
+    assert_eq!(failed[0]["data"]["errorType"], "throttled");
+    assert!(failed[0]["data"]["nextRetryAt"].is_string());
+    assert_eq!(
+        failed[0]["metadata"]["causationId"],
+        event.event_id.to_string()
+    );
+    assert!(count("notification.queued") >= 4);
+    let statuses = h.records().statuses();
+    assert_eq!(statuses.len(), 4);
+    assert!(statuses
+        .iter()
+        .all(|s| s.state == "sent" && s.provider_message_id.is_some()));
 }
 
-trait Inspect {
-    fn deliver_healed(&self);
-    fn sent(&self) -> Vec<String>;
-}
-
-impl Inspect for NotificationHandler<FakeDelivery, MemoryStore> {
-    fn deliver_healed(&self) {
-        self.delivery()
-            .healed
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-    fn sent(&self) -> Vec<String> {
-        self.delivery().sent.lock().unwrap().clone()
-    }
+/// The last attempt's failure is final.
+#[tokio::test]
+async fn the_last_attempt_fails_for_good() {
+    let outbox = Outbox::default();
+    let h = handler(&outbox, Some("jordan.sample@example.net"));
+    assert!(h.handle(&ev(sample()), &ctx(3)).await.is_err());
+    let published = outbox.0.lock().unwrap().clone();
+    let failed = published
+        .iter()
+        .find(|e| e["eventType"] == "notification.failed")
+        .unwrap();
+    assert_eq!(failed["data"]["willRetry"], false);
+    assert_eq!(failed["data"]["retryCount"], 2);
+    assert!(failed["data"]["nextRetryAt"].is_null());
+    assert_eq!(h.records().statuses()[0].state, "failed");
 }

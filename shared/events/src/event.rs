@@ -144,8 +144,14 @@ impl Event {
     /// that a handler that runs again after a partial failure publishes the same event, which
     /// SNS's deduplication and the consumers' idempotency records then recognise.
     pub fn caused_once(&self, payload: Payload, source: &str) -> Self {
+        self.caused_as(payload, source, "")
+    }
+
+    /// [`Event::caused_once`] for an event that causes several of one type: `key` tells them
+    /// apart (a notification's id, say).
+    pub fn caused_as(&self, payload: Payload, source: &str, key: &str) -> Self {
         let mut event = self.caused(payload, source);
-        let name = format!("{}/{}", self.event_id, event.event_type.name());
+        let name = format!("{}/{}/{key}", self.event_id, event.event_type.name());
         event.event_id = Uuid::new_v5(&CAUSED_NAMESPACE, name.as_bytes());
         event
     }
