@@ -578,3 +578,86 @@ impl LocalStack {
             .unwrap_or_default()
     }
 }
+
+impl LocalStack {
+    /// An S3 client for the local stack.
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(esign_events::aws::s3_config(&self.aws))
+    }
+
+    /// A bucket of the template, by its name's prefix (`esign-documents`, ...).
+    pub fn bucket(&self, prefix: &str) -> String {
+        format!(
+            "{prefix}-000000000000-{}",
+            self.aws
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "us-east-1".into())
+        )
+    }
+
+    /// An item of a table keyed by a single string attribute, waiting until `ready` holds.
+    pub async fn wait_item(
+        &self,
+        table: &str,
+        key: (&str, &str),
+        within: Duration,
+        ready: impl Fn(
+            &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+        ) -> bool,
+    ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let deadline = Instant::now() + within;
+        loop {
+            let item = aws_sdk_dynamodb::Client::new(&self.aws)
+                .get_item()
+                .table_name(table)
+                .key(
+                    key.0,
+                    aws_sdk_dynamodb::types::AttributeValue::S(key.1.into()),
+                )
+                .consistent_read(true)
+                .send()
+                .await
+                .expect("dynamodb:GetItem")
+                .item;
+            if item.as_ref().is_some_and(&ready) || Instant::now() >= deadline {
+                return item;
+            }
+            sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+/// A `document.uploaded` event for an object already stored.
+pub fn document_uploaded(
+    bucket: &str,
+    key: &str,
+    uploader: &str,
+    file_name: &str,
+    content_type: &str,
+    size: usize,
+) -> Value {
+    let now = esign_events::time::Timestamp::now().to_string();
+    let trace = Uuid::new_v4();
+    let user = Uuid::new_v4();
+    json!({
+        "eventId": Uuid::new_v4(),
+        "eventType": "document.uploaded",
+        "version": "1.0",
+        "timestamp": now,
+        "source": "document-service",
+        "traceId": trace,
+        "data": {
+            "documentId": Uuid::new_v4(),
+            "envelopeId": null,
+            "uploadedBy": user,
+            "uploaderEmail": uploader,
+            "fileName": file_name,
+            "contentType": content_type,
+            "sizeBytes": size,
+            "storage": {"bucket": bucket, "key": key},
+            "uploadedAt": now
+        },
+        "metadata": {"userId": user, "correlationId": trace, "causationId": null}
+    })
+}

@@ -125,7 +125,7 @@ async fn a_sequential_envelope_is_completed_when_both_signers_sign() {
     );
     let everyone = [first.clone(), second.clone(), cc.clone(), sender.clone()];
     let mails = stack
-        .wait_for_mails(&everyone, 11, Duration::from_secs(30))
+        .wait_for_mails(&everyone, 15, Duration::from_secs(45))
         .await;
     let subjects_to = |who: &str| -> Vec<String> {
         mails
@@ -134,13 +134,17 @@ async fn a_sequential_envelope_is_completed_when_both_signers_sign() {
             .map(|m| m.subject.split(':').next().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(subjects_to(&first), ["Please sign", "Completed"]);
+    let certificate = "Certificate of completion";
+    assert_eq!(
+        subjects_to(&first),
+        ["Please sign", "Completed", certificate]
+    );
     assert_eq!(
         subjects_to(&second),
-        ["Please sign", "Completed"],
+        ["Please sign", "Completed", certificate],
         "invited only after the first signed"
     );
-    assert_eq!(subjects_to(&cc), ["Copy", "Completed"]);
+    assert_eq!(subjects_to(&cc), ["Copy", "Completed", certificate]);
     assert_eq!(
         subjects_to(&sender),
         [
@@ -148,7 +152,8 @@ async fn a_sequential_envelope_is_completed_when_both_signers_sign() {
             "Viewed",
             "Signed by First Signer",
             "Signed by Second Signer",
-            "Completed"
+            "Completed",
+            certificate
         ]
     );
     let second_invited = mails.iter().position(|m| m.to == [second.clone()]).unwrap();
@@ -160,6 +165,94 @@ async fn a_sequential_envelope_is_completed_when_both_signers_sign() {
         first_signed < second_invited,
         "the second invitation follows the first signature"
     );
+
+    // The certificate in S3 renders (pdftoppm) and says what it must (pdftotext).
+    let mail = mails
+        .iter()
+        .find(|m| m.subject.starts_with(certificate))
+        .unwrap();
+    let code = mail
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("Verification code: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let pdf = stack
+        .s3()
+        .get_object()
+        .bucket(stack.bucket("esign-certificates"))
+        .key(format!("certificates/{id}.pdf"))
+        .send()
+        .await
+        .expect("the certificate is stored")
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let dir = std::env::temp_dir().join(format!("esign-certificate-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("c.pdf"), &pdf).unwrap();
+    let rendered = std::process::Command::new("pdftoppm")
+        .args(["-png", "-r", "60", "-f", "1", "-l", "1"])
+        .arg(dir.join("c.pdf"))
+        .arg(dir.join("page"))
+        .status()
+        .expect("pdftoppm (poppler-utils) is installed");
+    assert!(rendered.success());
+    let png = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().ends_with(".png"));
+    assert!(
+        png.is_some_and(|p| p.metadata().unwrap().len() > 1000),
+        "page 1 rendered to an image"
+    );
+    let text = std::process::Command::new("pdftotext")
+        .arg(dir.join("c.pdf"))
+        .arg("-")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    // The audit chain's head hash when the certificate was made, as certificate.generated
+    // carried it into the chain.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let generated = loop {
+        let entries = stack.audit_entries(&id).await;
+        if let Some(e) = entries
+            .iter()
+            .find(|e| e["eventType"].as_s().unwrap() == "certificate.generated")
+        {
+            break serde_json::from_str::<serde_json::Value>(e["canonical"].as_s().unwrap())
+                .unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "certificate.generated never reached the chain"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let hash = generated["data"]["envelopeHash"].as_str().unwrap();
+    let compact: String = text.split_whitespace().collect();
+    assert!(
+        compact.contains(hash),
+        "the head hash {hash} is on the certificate"
+    );
+    assert_eq!(generated["data"]["verificationCode"], code.as_str());
+    for needle in [
+        "Certificate of Completion",
+        "Please sign: test agreement",
+        "First Signer",
+        "Second Signer",
+        code.as_str(),
+        id.as_str(),
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle} missing from the certificate:\n{text}"
+        );
+    }
 }
 
 /// An entry changed behind the chain's back is found by the verifier, which reports where.
@@ -288,4 +381,124 @@ async fn declining_and_voiding_revoke_every_access_code() {
             assert_eq!(r["accessRevoked"], true, "{state}");
         }
     }
+}
+
+/// A parallel envelope declined by one signer: the sender and the other signer are told.
+#[tokio::test]
+async fn a_declined_envelope_tells_the_sender_and_the_others() {
+    let stack = LocalStack::connect().await;
+    let cast = Cast::new();
+    let sender = cast.address("decl-sender");
+    stack.verify_sender(&sender).await;
+    let (one, two) = (cast.address("decl-one"), cast.address("decl-two"));
+    let sent = envelope_sent(
+        &sender,
+        "parallel",
+        &[
+            Who {
+                name: "One",
+                email: one.clone(),
+                role: "signer",
+                order: 1,
+                phone: None,
+            },
+            Who {
+                name: "Two",
+                email: two.clone(),
+                role: "signer",
+                order: 1,
+                phone: None,
+            },
+        ],
+    );
+    stack.publish(&sent).await;
+    stack.publish(&Follow { sent: &sent }.declined(1)).await;
+    let mails = stack
+        .wait_for_mails(
+            &[sender.clone(), one.clone(), two.clone()],
+            6,
+            Duration::from_secs(30),
+        )
+        .await;
+    let declined_to: Vec<String> = mails
+        .iter()
+        .filter(|m| m.subject.starts_with("Declined:"))
+        .map(|m| m.to.join(","))
+        .collect();
+    assert_eq!(declined_to.len(), 2, "{mails:#?}");
+    assert!(
+        declined_to.contains(&sender) && declined_to.contains(&one) && !declined_to.contains(&two)
+    );
+}
+
+/// An envelope past its expiry is expired once by the expiry job; the sender is told.
+#[tokio::test]
+async fn an_overdue_envelope_is_expired_by_the_job() {
+    let stack = LocalStack::connect().await;
+    let cast = Cast::new();
+    let sender = cast.address("exp-sender");
+    stack.verify_sender(&sender).await;
+    let mut sent = envelope_sent(
+        &sender,
+        "parallel",
+        &[Who {
+            name: "Late",
+            email: cast.address("exp-late"),
+            role: "signer",
+            order: 1,
+            phone: None,
+        }],
+    );
+    let expires = esign_events::time::Timestamp(chrono_now() + chrono_seconds(2)).to_string();
+    sent["data"]["expiresAt"] = json!(expires);
+    let id = Follow { sent: &sent }.envelope_id();
+    stack.publish(&sent).await;
+    stack
+        .envelope_state(&id, Duration::from_secs(30), |s| status(s) == "sent")
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let answer = invoke(
+        &stack,
+        "template.yaml",
+        "esign-bus",
+        "ExpiryFunction",
+        json!({}),
+    )
+    .await;
+    assert!(
+        answer["expired"].as_array().unwrap().contains(&json!(id)),
+        "{answer}"
+    );
+    let state = stack
+        .envelope_state(&id, Duration::from_secs(30), |s| status(s) == "expired")
+        .await;
+    assert_eq!(status(&state), "expired");
+    let again = invoke(
+        &stack,
+        "template.yaml",
+        "esign-bus",
+        "ExpiryFunction",
+        json!({}),
+    )
+    .await;
+    assert!(
+        !again["expired"].as_array().unwrap().contains(&json!(id)),
+        "expired once"
+    );
+    let mails = stack
+        .wait_for_mails(std::slice::from_ref(&sender), 2, Duration::from_secs(30))
+        .await;
+    assert!(
+        mails.iter().any(|m| m.subject.starts_with("Expired:")),
+        "{mails:#?}"
+    );
+}
+
+fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+fn chrono_seconds(s: i64) -> chrono::Duration {
+    chrono::Duration::seconds(s)
 }

@@ -7,4 +7,5 @@
 //! derives the short code printed on it. Storing the file and publishing
 //! `certificate.generated` belong to the function that calls this crate.
 
+pub mod handler;
 pub mod pdf;

@@ -8,4 +8,5 @@
 //! `document.ready` or `document.processing.failed` belong to the function that
 //! calls this crate.
 
+pub mod handler;
 pub mod inspect;

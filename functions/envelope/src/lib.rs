@@ -5,6 +5,7 @@
 //! - [`handler`] applies events to stored states and publishes what follows
 //!   (`envelope.completed`).
 
+pub mod expiry;
 pub mod handler;
 pub mod state;
 pub mod store;

@@ -210,3 +210,15 @@ impl EnvelopeStore for DynamoEnvelopes {
         Ok(ids)
     }
 }
+
+impl<T: EnvelopeStore> EnvelopeStore for &T {
+    async fn get(&self, id: Uuid) -> Result<Option<(EnvelopeState, u64)>, StoreError> {
+        (**self).get(id).await
+    }
+    async fn put(&self, state: &EnvelopeState, expected: Option<u64>) -> Result<u64, StoreError> {
+        (**self).put(state, expected).await
+    }
+    async fn expired(&self, now_ms: i64) -> Result<Vec<Uuid>, StoreError> {
+        (**self).expired(now_ms).await
+    }
+}

@@ -234,3 +234,77 @@ async fn completion_is_published_with_a_stable_id_after_a_failed_publish() {
         .unwrap();
     assert!(state.completion_published);
 }
+
+/// The expiry job expires an envelope past `expiresAt` once, naming who had not signed, and
+/// leaves finished envelopes alone.
+#[tokio::test(start_paused = true)]
+async fn the_expiry_job_expires_overdue_envelopes_once() {
+    let outbox = Outbox::default();
+    let topics = Topics::new([(Category::Envelope, "arn:envelope".to_string())]);
+    let publisher = Publisher::new(&outbox, topics);
+    let store = MemoryEnvelopes::new();
+    let handler = EnvelopeHandler::new(
+        &store,
+        Publisher::new(
+            &outbox,
+            Topics::new([(Category::Envelope, "arn:envelope".to_string())]),
+        ),
+    );
+    handler.handle(&sent("sequential"), &ctx()).await.unwrap();
+    handler
+        .handle(&signed(FIRST, 1, "2025-03-14T09:07:00.000Z"), &ctx())
+        .await
+        .unwrap();
+    // The fixture's envelope expires on 2025-04-13.
+    let before = chrono::DateTime::parse_from_rfc3339("2025-04-12T00:00:00Z")
+        .unwrap()
+        .timestamp_millis();
+    assert!(envelope::expiry::run(&store, &publisher, before)
+        .await
+        .unwrap()
+        .is_empty());
+    let after = chrono::DateTime::parse_from_rfc3339("2025-04-14T00:00:00Z")
+        .unwrap()
+        .timestamp_millis();
+    let expired = envelope::expiry::run(&store, &publisher, after)
+        .await
+        .unwrap();
+    assert_eq!(expired, vec![ENVELOPE.parse::<Uuid>().unwrap()]);
+    let published = outbox.published.lock().unwrap().clone();
+    let (_, first_id) = published
+        .iter()
+        .find(|(t, _)| t == "envelope.expired")
+        .unwrap()
+        .clone();
+    // Applied by the envelope function, the envelope leaves the job's sight.
+    let (state, _) = store.get(ENVELOPE.parse().unwrap()).await.unwrap().unwrap();
+    let event = envelope::expiry::expired_event(&state, esign_events::time::Timestamp::now());
+    assert_eq!(
+        event.event_id.to_string(),
+        first_id,
+        "a second run would publish the same event id"
+    );
+    let Payload::EnvelopeExpired(e) = &event.payload else {
+        panic!()
+    };
+    assert_eq!(
+        e.pending_recipients.len(),
+        1,
+        "only the second signer had not signed"
+    );
+    handler.handle(&event, &ctx()).await.unwrap();
+    assert!(envelope::expiry::run(&store, &publisher, after)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .get(ENVELOPE.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .status,
+        Status::Expired
+    );
+}

@@ -70,3 +70,11 @@ where
         other => format!("{other}"),
     }
 }
+
+/// An S3 client. Path-style addressing (`endpoint/bucket/key`) works against S3 and against a
+/// local endpoint that has no DNS for virtual-hosted bucket names, so it is used everywhere.
+pub fn s3_config(config: &SdkConfig) -> aws_sdk_s3::Config {
+    aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(true)
+        .build()
+}
