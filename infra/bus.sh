@@ -97,11 +97,13 @@ case "${1:-}" in
     down
     up
     BIN="$(target_dir)/debug"
-    sample=examples/envelope-sent.json
+    sample=examples/lifecycle/1-envelope-sent.json
     sender="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["data"]["senderEmail"])' "$sample")"
     "$BIN/esign-bus" verify-sender "$sender"
-    "$BIN/esign-bus" publish "$sample"
-    "$BIN/esign-bus" outbox --expect 2 --wait-secs 30
+    # A whole lifecycle: sent, viewed, the first signer signs (the second is invited), the
+    # second signs; the envelope completes and its certificate goes to every party.
+    "$BIN/esign-bus" publish examples/lifecycle/*.json
+    "$BIN/esign-bus" outbox --expect 12 --wait-secs 60
     log "the bus is still running: publish more with 'infra/bus.sh publish <file>', read mail with 'infra/bus.sh outbox', stop it with 'infra/bus.sh down'"
     ;;
   publish | outbox)

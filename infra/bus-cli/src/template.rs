@@ -417,3 +417,86 @@ mod tests {
         assert!(template.without_functions().contains("!Ref Q"));
     }
 }
+
+#[cfg(test)]
+mod routing_check {
+    use super::*;
+    use esign_events::routing::ROUTES;
+    use std::collections::BTreeSet;
+
+    /// Every subscription of template.yaml delivers exactly the event types that the routing
+    /// table says its queue's function consumes from that topic, and every type a deployed
+    /// function consumes has a subscription.
+    #[test]
+    fn subscriptions_match_the_routing_table() {
+        let template =
+            Template::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"))
+                .unwrap();
+        let resources = template.resources();
+        let functions = template.functions().unwrap();
+        // Queue logical id -> consuming function's binary name.
+        let consumer_of = |queue: &str| {
+            functions
+                .iter()
+                .find(|f| f.sqs_sources.iter().any(|s| s.queue == queue))
+                .map(|f| f.binary.clone())
+        };
+        let topic_category = |topic: &str| {
+            let name = resources[topic]["Properties"]["TopicName"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            esign_events::Category::ALL
+                .into_iter()
+                .find(|c| c.topic_name() == name)
+                .unwrap()
+        };
+
+        let mut subscribed: BTreeSet<(String, String)> = BTreeSet::new();
+        for (_, r) in resources {
+            if r["Type"].as_str() != Some("AWS::SNS::Subscription") {
+                continue;
+            }
+            let props = &r["Properties"];
+            let Some(Expr::Ref(topic)) = expr(&props["TopicArn"]) else {
+                panic!("TopicArn must be !Ref")
+            };
+            let Some(Expr::GetAtt(queue, _)) = expr(&props["Endpoint"]) else {
+                panic!("Endpoint must be !GetAtt")
+            };
+            let consumer =
+                consumer_of(&queue).unwrap_or_else(|| panic!("no function consumes {queue}"));
+            let category = topic_category(&topic);
+            let filtered: BTreeSet<String> = props["FilterPolicy"]["eventType"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect();
+            let routed: BTreeSet<String> = ROUTES
+                .iter()
+                .filter(|route| {
+                    route.category == category && route.consumers.contains(&consumer.as_str())
+                })
+                .map(|route| route.name.to_owned())
+                .collect();
+            assert_eq!(filtered, routed, "{queue} from {topic}");
+            for t in filtered {
+                subscribed.insert((consumer.clone(), t));
+            }
+        }
+        for f in &functions {
+            for route in ROUTES
+                .iter()
+                .filter(|r| r.consumers.contains(&f.binary.as_str()))
+            {
+                assert!(
+                    subscribed.contains(&(f.binary.clone(), route.name.to_owned())),
+                    "{} consumes {} but no subscription delivers it",
+                    f.binary,
+                    route.name
+                );
+            }
+        }
+    }
+}
