@@ -661,3 +661,24 @@ pub fn document_uploaded(
         "metadata": {"userId": user, "correlationId": trace, "causationId": null}
     })
 }
+
+impl LocalStack {
+    /// Publishes a message to a standard topic (SES's feedback topic, say).
+    pub async fn publish_plain(&self, topic: &str, body: &str) {
+        let sns = aws_sdk_sns::Client::new(&self.aws);
+        let topics = sns.list_topics().send().await.expect("sns:ListTopics");
+        let arn = topics
+            .topics()
+            .iter()
+            .filter_map(|t| t.topic_arn())
+            .find(|a| a.ends_with(&format!(":{topic}")))
+            .expect("the topic exists")
+            .to_owned();
+        sns.publish()
+            .topic_arn(arn)
+            .message(body)
+            .send()
+            .await
+            .expect("sns:Publish");
+    }
+}

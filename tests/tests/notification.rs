@@ -306,3 +306,98 @@ async fn a_batch_publish_of_twelve_envelopes_delivers_all_of_them() {
         .await;
     assert_eq!(mails.len(), 12);
 }
+
+/// SES's delivery and bounce reports, published to its feedback topic, update the
+/// notifications they are about.
+#[tokio::test]
+async fn delivery_and_bounce_reports_update_their_notifications() {
+    let stack = LocalStack::connect().await;
+    let cast = Cast::new();
+    let sender = cast.address("report-sender");
+    stack.verify_sender(&sender).await;
+    let (delivered, bounced) = (
+        cast.address("report-delivered"),
+        cast.address("report-bounced"),
+    );
+    let event = envelope_sent(
+        &sender,
+        "parallel",
+        &[
+            Who {
+                name: "Delivered",
+                email: delivered.clone(),
+                role: "signer",
+                order: 1,
+                phone: None,
+            },
+            Who {
+                name: "Bounced",
+                email: bounced.clone(),
+                role: "signer",
+                order: 1,
+                phone: None,
+            },
+        ],
+    );
+    stack.publish(&event).await;
+    let mails = stack
+        .wait_for_mails(
+            &[delivered.clone(), bounced.clone()],
+            2,
+            Duration::from_secs(30),
+        )
+        .await;
+    let id_of = |to: &str| {
+        mails
+            .iter()
+            .find(|m| m.to == [to.to_string()])
+            .unwrap()
+            .id
+            .clone()
+    };
+    let (ok_id, bad_id) = (id_of(&delivered), id_of(&bounced));
+
+    let report = |kind: &str, id: &str| {
+        serde_json::json!({
+            "eventType": kind,
+            "mail": {"messageId": id, "timestamp": "2026-12-03T10:00:00.000Z"},
+            "delivery": {"recipients": ["x"]},
+            "bounce": {"bounceType": "Permanent", "bounceSubType": "NoEmail"}
+        })
+        .to_string()
+    };
+    stack
+        .publish_plain("ses-feedback", &report("Delivery", &ok_id))
+        .await;
+    stack
+        .publish_plain("ses-feedback", &report("Bounce", &bad_id))
+        .await;
+
+    let state =
+        |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
+            item.get("state")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+    let ok = stack
+        .wait_item(
+            "esign-notifications",
+            ("pk", &format!("provider#{ok_id}")),
+            Duration::from_secs(30),
+            |i| state(i) == "delivered",
+        )
+        .await
+        .unwrap();
+    assert_eq!(state(&ok), "delivered");
+    let bad = stack
+        .wait_item(
+            "esign-notifications",
+            ("pk", &format!("provider#{bad_id}")),
+            Duration::from_secs(30),
+            |i| state(i) == "failed",
+        )
+        .await
+        .unwrap();
+    assert_eq!(state(&bad), "failed");
+}

@@ -16,13 +16,16 @@ pub trait Deliver: Sync {
 pub struct AwsDelivery {
     ses: aws_sdk_ses::Client,
     sns: aws_sdk_sns::Client,
+    /// The SES configuration set whose event destination reports deliveries and bounces.
+    configuration_set: Option<String>,
 }
 
 impl AwsDelivery {
-    pub fn new(config: &aws_config::SdkConfig) -> Self {
+    pub fn new(config: &aws_config::SdkConfig, configuration_set: Option<String>) -> Self {
         Self {
             ses: aws_sdk_ses::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
+            configuration_set: configuration_set.filter(|c| !c.is_empty()),
         }
     }
 }
@@ -55,6 +58,7 @@ impl Deliver for AwsDelivery {
             .source(&mail.from)
             .destination(destination)
             .message(message)
+            .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await
             .map_err(|e| classify("ses:SendEmail", &e))?;

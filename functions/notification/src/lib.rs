@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod deliver;
+pub mod feedback;
 pub mod handler;
 pub mod mail;
 pub mod plan;

@@ -22,7 +22,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let records = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table);
     let handler = NotificationHandler::new(
         config,
-        AwsDelivery::new(&aws),
+        AwsDelivery::new(&aws, std::env::var("SES_CONFIGURATION_SET").ok()),
         idempotency_store(&aws)?,
         records,
         publisher,
