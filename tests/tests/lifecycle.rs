@@ -502,3 +502,112 @@ fn chrono_now() -> chrono::DateTime<chrono::Utc> {
 fn chrono_seconds(s: i64) -> chrono::Duration {
     chrono::Duration::seconds(s)
 }
+
+/// An envelope's history, replayed from its audit chain since a time, arrives in a consumer's
+/// queue in order, in the envelope's message group, without its secrets.
+#[tokio::test]
+async fn an_envelopes_history_replays_in_order_from_the_audit_chain() {
+    let stack = LocalStack::connect().await;
+    let cast = Cast::new();
+    let sender = cast.address("replay-sender");
+    stack.verify_sender(&sender).await;
+    let sent = envelope_sent(
+        &sender,
+        "parallel",
+        &[Who {
+            name: "Replayed",
+            email: cast.address("replay-signer"),
+            role: "signer",
+            order: 1,
+            phone: None,
+        }],
+    );
+    // Sent a minute before it is viewed, so "since the view" leaves it out.
+    let mut sent = sent;
+    sent["timestamp"] =
+        json!(esign_events::time::Timestamp(chrono_now() - chrono_seconds(60)).to_string());
+    let follow = Follow { sent: &sent };
+    let id = follow.envelope_id();
+    let viewed = follow.viewed(0);
+    stack.publish(&sent).await;
+    stack.publish(&viewed).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !stack
+        .audit_entries(&id)
+        .await
+        .iter()
+        .any(|e| e["eventType"].as_s().unwrap() == "envelope.viewed")
+    {
+        assert!(std::time::Instant::now() < deadline, "never chained");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    let sqs = aws_sdk_sqs::Client::new(&stack.aws);
+    let queue = format!("replay-{}.fifo", cast.tag);
+    let url = sqs
+        .create_queue()
+        .queue_name(&queue)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let ddb = aws_sdk_dynamodb::Client::new(&stack.aws);
+    let all = bus_cli::replay::history(&ddb, "esign-audit", &id, None)
+        .await
+        .unwrap();
+    let since_viewed =
+        esign_events::time::Timestamp::parse(viewed["timestamp"].as_str().unwrap()).unwrap();
+    let later = bus_cli::replay::history(&ddb, "esign-audit", &id, Some(since_viewed))
+        .await
+        .unwrap();
+    assert!(all.len() > later.len(), "since filters");
+    assert_eq!(all[0].event_type.name(), "envelope.sent");
+    bus_cli::replay::send(&sqs, &url, &all).await.unwrap();
+
+    let mut received = Vec::new();
+    for _ in 0..20 {
+        let out = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId,
+            )
+            .send()
+            .await
+            .unwrap();
+        for m in out.messages.unwrap_or_default() {
+            assert_eq!(
+                m.attributes().unwrap()
+                    [&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId],
+                id
+            );
+            received.push(esign_events::Event::from_slice(m.body().unwrap().as_bytes()).unwrap());
+            sqs.delete_message()
+                .queue_url(&url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        if received.len() == all.len() {
+            break;
+        }
+    }
+    let ids: Vec<_> = received.iter().map(|e| e.event_id).collect();
+    assert_eq!(
+        ids,
+        all.iter().map(|e| e.event_id).collect::<Vec<_>>(),
+        "in chain order"
+    );
+    assert_eq!(
+        received[0].event_id.to_string(),
+        sent["eventId"].as_str().unwrap()
+    );
+    assert!(
+        !received[0].to_json().contains("ZX81-TEST"),
+        "secrets stay out"
+    );
+}

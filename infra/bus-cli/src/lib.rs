@@ -11,6 +11,7 @@
 pub mod deploy;
 pub mod event_source;
 pub mod outbox;
+pub mod replay;
 pub mod runtime_api;
 pub mod template;
 

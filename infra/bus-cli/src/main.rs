@@ -54,6 +54,22 @@ enum Command {
         #[arg(long, env = "ESIGN_BIN_DIR")]
         bin_dir: Option<PathBuf>,
     },
+    /// Re-send an envelope's events since a time, from its audit chain, to one consumer's queue.
+    Replay {
+        /// The envelope's id.
+        envelope: String,
+        /// Only events at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// The queue's name, such as notification-events.fifo.
+        #[arg(long)]
+        queue: String,
+        #[arg(long, default_value = "esign-audit")]
+        audit_table: String,
+        /// List what would be sent, send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Register an address as a verified SES sending identity (what a sender needs before
     /// invitations can go out from their address).
     VerifySender { email: String },
@@ -194,6 +210,44 @@ async fn main() -> Result<()> {
             let bin_dir = bin_dir.unwrap_or_else(default_bin_dir);
             let answer = event_source::invoke_once(spec, &deployed, &bin_dir, payload).await?;
             println!("{answer}");
+        }
+        Command::Replay {
+            envelope,
+            since,
+            queue,
+            audit_table,
+            dry_run,
+        } => {
+            let since = since
+                .map(|s| {
+                    esign_events::time::Timestamp::parse(&s)
+                        .map_err(|e| anyhow::anyhow!("--since {e}"))
+                })
+                .transpose()?;
+            let config = aws().await;
+            let events = bus_cli::replay::history(
+                &aws_sdk_dynamodb::Client::new(config),
+                &audit_table,
+                &envelope,
+                since,
+            )
+            .await?;
+            for e in &events {
+                println!("{} {} {}", e.timestamp, e.event_type, e.event_id);
+            }
+            if !dry_run {
+                let sqs = aws_sdk_sqs::Client::new(config);
+                let url = sqs
+                    .get_queue_url()
+                    .queue_name(&queue)
+                    .send()
+                    .await
+                    .with_context(|| format!("queue {queue}"))?;
+                let sent =
+                    bus_cli::replay::send(&sqs, url.queue_url().unwrap_or_default(), &events)
+                        .await?;
+                println!("replayed {sent} event(s) to {queue}");
+            }
         }
         Command::VerifySender { email } => {
             verify_sender(aws().await, &email).await?;
