@@ -379,14 +379,7 @@ impl LocalStack {
     /// what a buggy or retrying publisher might send.
     pub async fn publish_raw(&self, topic: &str, event_type: &str, group: &str, body: &str) {
         let sns = aws_sdk_sns::Client::new(&self.aws);
-        let topics = sns.list_topics().send().await.expect("sns:ListTopics");
-        let arn = topics
-            .topics()
-            .iter()
-            .filter_map(|t| t.topic_arn())
-            .find(|a| a.ends_with(&format!(":{topic}")))
-            .expect("the topic exists")
-            .to_owned();
+        let arn = self.topic_arn(topic).await;
         sns.publish()
             .topic_arn(arn)
             .message(body)
@@ -666,19 +659,30 @@ impl LocalStack {
     /// Publishes a message to a standard topic (SES's feedback topic, say).
     pub async fn publish_plain(&self, topic: &str, body: &str) {
         let sns = aws_sdk_sns::Client::new(&self.aws);
-        let topics = sns.list_topics().send().await.expect("sns:ListTopics");
-        let arn = topics
-            .topics()
-            .iter()
-            .filter_map(|t| t.topic_arn())
-            .find(|a| a.ends_with(&format!(":{topic}")))
-            .expect("the topic exists")
-            .to_owned();
+        let arn = self.topic_arn(topic).await;
         sns.publish()
             .topic_arn(arn)
             .message(body)
             .send()
             .await
             .expect("sns:Publish");
+    }
+}
+
+impl LocalStack {
+    /// A topic's ARN by its name.
+    pub async fn topic_arn(&self, topic: &str) -> String {
+        let topics = aws_sdk_sns::Client::new(&self.aws)
+            .list_topics()
+            .send()
+            .await
+            .expect("sns:ListTopics");
+        topics
+            .topics()
+            .iter()
+            .filter_map(|t| t.topic_arn())
+            .find(|a| a.ends_with(&format!(":{topic}")))
+            .expect("the topic exists")
+            .to_owned()
     }
 }

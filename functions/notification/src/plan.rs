@@ -123,6 +123,44 @@ impl Roster {
     }
 }
 
+/// Someone a message of an envelope goes to: the sender, or a recipient.
+struct Addressee<'a> {
+    /// The part of the message's key that names them: `sender` or the recipient id.
+    key: String,
+    email: &'a Email,
+    recipient: Option<Uuid>,
+    name: &'a str,
+}
+
+impl<'a> Addressee<'a> {
+    fn sender(email: &'a Email, name: &'a str) -> Self {
+        Self {
+            key: "sender".into(),
+            email,
+            recipient: None,
+            name,
+        }
+    }
+
+    fn recipient(id: Uuid, email: &'a Email, name: &'a str) -> Self {
+        Self {
+            key: id.to_string(),
+            email,
+            recipient: Some(id),
+            name,
+        }
+    }
+}
+
+impl Roster {
+    /// Every recipient, as addressees.
+    fn addressees(&self) -> impl Iterator<Item = Addressee<'_>> {
+        self.parties
+            .iter()
+            .map(|p| Addressee::recipient(p.recipient_id, &p.email, &p.name))
+    }
+}
+
 /// The messages an event calls for, in the order they go out, and the roster after it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
@@ -137,6 +175,41 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// One message of a template to each addressee, with their name as `name`.
+    fn fan_out(
+        &self,
+        kind: &'static str,
+        envelope: Uuid,
+        priority: Priority,
+        to: &[Addressee<'_>],
+        values: &[(&str, &str)],
+    ) -> Plan {
+        let messages = to
+            .iter()
+            .map(|a| {
+                let mut all = vec![("name", a.name)];
+                all.extend_from_slice(values);
+                self.mail(
+                    kind,
+                    format!("{kind}/email/{}", a.key),
+                    a.email,
+                    self.platform_from(),
+                    About {
+                        envelope_id: Some(envelope),
+                        recipient_id: a.recipient,
+                        user_id: None,
+                    },
+                    priority,
+                    &all,
+                )
+            })
+            .collect();
+        Plan {
+            messages,
+            roster: None,
+        }
+    }
+
     fn envelope_link(&self, envelope: Uuid) -> String {
         format!("{}/envelopes/{envelope}", self.config.app_url)
     }
@@ -373,47 +446,28 @@ pub fn plan(event: &Event, config: &Config, roster: Option<&Roster>) -> Plan {
         Payload::EnvelopeCompleted(completed) => {
             let completed_at = completed.completed_at.to_string();
             let link = ctx.envelope_link(completed.envelope_id);
-            let mut parties: Vec<(String, &Email, Option<Uuid>, &str)> = vec![(
-                "sender".into(),
+            let mut to = vec![Addressee::sender(
                 &completed.sender_email,
-                None,
-                completed.sender_name.as_str(),
+                &completed.sender_name,
             )];
-            for r in &completed.recipients {
-                parties.push((
-                    r.recipient_id.to_string(),
-                    &r.email,
-                    Some(r.recipient_id),
-                    r.name.as_str(),
-                ));
-            }
-            let messages = parties
-                .into_iter()
-                .map(|(key, email, recipient, name)| {
-                    ctx.mail(
-                        "completed",
-                        format!("completed/email/{key}"),
-                        email,
-                        ctx.platform_from(),
-                        About {
-                            envelope_id: Some(completed.envelope_id),
-                            recipient_id: recipient,
-                            user_id: None,
-                        },
-                        Priority::Normal,
-                        &[
-                            ("name", name),
-                            ("subject", &completed.subject),
-                            ("completed_at", &completed_at),
-                            ("link", &link),
-                        ],
-                    )
-                })
-                .collect();
-            Plan {
-                messages,
-                roster: None,
-            }
+            to.extend(
+                completed
+                    .recipients
+                    .iter()
+                    .map(|r| Addressee::recipient(r.recipient_id, &r.email, &r.name)),
+            );
+            let values = [
+                ("subject", completed.subject.as_str()),
+                ("completed_at", &completed_at),
+                ("link", &link),
+            ];
+            ctx.fan_out(
+                "completed",
+                completed.envelope_id,
+                Priority::Normal,
+                &to,
+                &values,
+            )
         }
 
         Payload::EnvelopeDeclined(declined) => {
@@ -421,85 +475,31 @@ pub fn plan(event: &Event, config: &Config, roster: Option<&Roster>) -> Plan {
                 return Plan::default();
             };
             let reason = declined.reason.as_deref().unwrap_or("none");
-            let mut to: Vec<(String, &Email, Option<Uuid>, &str)> = vec![(
-                "sender".into(),
-                &roster.sender_email,
-                None,
-                roster.sender_name.as_str(),
-            )];
-            for p in roster
-                .parties
-                .iter()
-                .filter(|p| p.recipient_id != declined.recipient_id)
-            {
-                to.push((
-                    p.recipient_id.to_string(),
-                    &p.email,
-                    Some(p.recipient_id),
-                    p.name.as_str(),
-                ));
-            }
-            let messages = to
-                .into_iter()
-                .map(|(key, email, recipient, name)| {
-                    ctx.mail(
-                        "declined",
-                        format!("declined/email/{key}"),
-                        email,
-                        ctx.platform_from(),
-                        About {
-                            envelope_id: Some(roster.envelope_id),
-                            recipient_id: recipient,
-                            user_id: None,
-                        },
-                        Priority::High,
-                        &[
-                            ("name", name),
-                            ("recipient_name", &declined.recipient_name),
-                            ("subject", &roster.subject),
-                            ("reason", reason),
-                        ],
-                    )
-                })
-                .collect();
-            Plan {
-                messages,
-                roster: None,
-            }
+            let mut to = vec![Addressee::sender(&roster.sender_email, &roster.sender_name)];
+            to.extend(
+                roster
+                    .addressees()
+                    .filter(|a| a.recipient != Some(declined.recipient_id)),
+            );
+            let values = [
+                ("recipient_name", declined.recipient_name.as_str()),
+                ("subject", &roster.subject),
+                ("reason", reason),
+            ];
+            ctx.fan_out("declined", roster.envelope_id, Priority::High, &to, &values)
         }
 
         Payload::EnvelopeVoided(voided) => {
             let Some(roster) = roster else {
                 return Plan::default();
             };
-            let messages = roster
-                .parties
-                .iter()
-                .map(|p| {
-                    ctx.mail(
-                        "voided",
-                        format!("voided/email/{}", p.recipient_id),
-                        &p.email,
-                        ctx.platform_from(),
-                        About {
-                            envelope_id: Some(roster.envelope_id),
-                            recipient_id: Some(p.recipient_id),
-                            user_id: None,
-                        },
-                        Priority::High,
-                        &[
-                            ("name", &p.name),
-                            ("sender_name", &roster.sender_name),
-                            ("subject", &roster.subject),
-                            ("reason", &voided.reason),
-                        ],
-                    )
-                })
-                .collect();
-            Plan {
-                messages,
-                roster: None,
-            }
+            let to: Vec<Addressee> = roster.addressees().collect();
+            let values = [
+                ("sender_name", roster.sender_name.as_str()),
+                ("subject", &roster.subject),
+                ("reason", &voided.reason),
+            ];
+            ctx.fan_out("voided", roster.envelope_id, Priority::High, &to, &values)
         }
 
         Payload::EnvelopeExpired(expired) => {
@@ -606,47 +606,20 @@ pub fn plan(event: &Event, config: &Config, roster: Option<&Roster>) -> Plan {
                 return Plan::default();
             };
             let link = format!("{}/certificate", ctx.envelope_link(roster.envelope_id));
-            let mut to: Vec<(String, &Email, Option<Uuid>, &str)> = vec![(
-                "sender".into(),
-                &roster.sender_email,
-                None,
-                roster.sender_name.as_str(),
-            )];
-            for p in &roster.parties {
-                to.push((
-                    p.recipient_id.to_string(),
-                    &p.email,
-                    Some(p.recipient_id),
-                    p.name.as_str(),
-                ));
-            }
-            let messages = to
-                .into_iter()
-                .map(|(key, email, recipient, name)| {
-                    ctx.mail(
-                        "certificate",
-                        format!("certificate/email/{key}"),
-                        email,
-                        ctx.platform_from(),
-                        About {
-                            envelope_id: Some(roster.envelope_id),
-                            recipient_id: recipient,
-                            user_id: None,
-                        },
-                        Priority::Normal,
-                        &[
-                            ("name", name),
-                            ("subject", &roster.subject),
-                            ("verification_code", &certificate.verification_code),
-                            ("link", &link),
-                        ],
-                    )
-                })
-                .collect();
-            Plan {
-                messages,
-                roster: None,
-            }
+            let mut to = vec![Addressee::sender(&roster.sender_email, &roster.sender_name)];
+            to.extend(roster.addressees());
+            let values = [
+                ("subject", roster.subject.as_str()),
+                ("verification_code", &certificate.verification_code),
+                ("link", &link),
+            ];
+            ctx.fan_out(
+                "certificate",
+                roster.envelope_id,
+                Priority::Normal,
+                &to,
+                &values,
+            )
         }
 
         Payload::AuditTamperingDetected(t) => {
