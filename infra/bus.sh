@@ -4,13 +4,14 @@
 # event source (`esign-bus run`).
 #
 # Usage:
-#   infra/bus.sh demo    the main job: a fresh stack, the functions running, the sample
-#                        envelope.sent published, and the e-mails SES captured printed
+#   infra/bus.sh demo    the main job: a fresh stack, the functions running, a whole envelope
+#                        lifecycle published, and the e-mails SES captured printed
 #   infra/bus.sh test    the tests: unit tests and the integration tests against the stack
 #   infra/bus.sh up      start the stack and the functions (left running)
 #   infra/bus.sh down    stop the functions and the stack; nothing is left behind
 #   infra/bus.sh publish FILE   publish an event to the running local stack
 #   infra/bus.sh outbox         print the e-mails and SMS the local stack captured
+#   infra/bus.sh verify-sender EMAIL   make an address a verified SES sending identity
 #
 # Local parameters: SmsEnabled=true, so SMS can be seen in the local SNS log.
 set -euo pipefail
@@ -106,7 +107,7 @@ case "${1:-}" in
     "$BIN/esign-bus" outbox --expect 12 --wait-secs 60
     log "the bus is still running: publish more with 'infra/bus.sh publish <file>', read mail with 'infra/bus.sh outbox', stop it with 'infra/bus.sh down'"
     ;;
-  publish | outbox)
+  publish | outbox | verify-sender)
     BIN="$(target_dir)/debug"
     [[ -x "$BIN/esign-bus" ]] || cargo build -p bus-cli --quiet
     "$BIN/esign-bus" "$@"
@@ -129,7 +130,7 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   *)
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

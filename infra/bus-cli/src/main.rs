@@ -295,6 +295,11 @@ fn read_events(files: &[PathBuf]) -> Result<Vec<Event>> {
             .with_context(|| format!("{}: not JSON", file.display()))?;
         match value {
             serde_json::Value::Array(items) => {
+                anyhow::ensure!(
+                    !items.is_empty(),
+                    "{}: the array holds no events",
+                    file.display()
+                );
                 for (i, item) in items.into_iter().enumerate() {
                     events.push(
                         Event::from_value(item)

@@ -71,6 +71,17 @@ pub enum EventError {
 }
 
 impl EventError {
+    /// The event's id, when the bytes held a valid one.
+    pub fn event_id(&self) -> Option<&str> {
+        let id = match self {
+            EventError::NotJson(_) => return None,
+            EventError::Invalid { event_id, .. }
+            | EventError::UnknownType { event_id, .. }
+            | EventError::UnsupportedVersion { event_id, .. } => event_id.as_str(),
+        };
+        Uuid::parse_str(id).is_ok().then_some(id)
+    }
+
     /// A short, stable name of the kind of error, for metrics and dead-letter attributes.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -100,6 +111,17 @@ struct Wire {
 
 /// The UUID namespace of derived event ids.
 const CAUSED_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_3c8a_52e4_4b7a_9c0e_1f2a_3b4c_5d6e);
+
+/// A value from the event as it may be shown in an error: itself when it only holds the
+/// characters such a value has, a placeholder otherwise (it could be anything, personal data
+/// included).
+fn shown(value: &str, allowed: impl Fn(char) -> bool, max: usize) -> String {
+    if !value.is_empty() && value.len() <= max && value.chars().all(allowed) {
+        value.to_owned()
+    } else {
+        "<unreadable>".to_owned()
+    }
+}
 
 /// Reads `"M.m"` and returns `M`.
 fn major_of(version: &str) -> Option<u32> {
@@ -171,11 +193,13 @@ impl Event {
                 kind(&value)
             )));
         };
-        let event_id = object
-            .get("eventId")
-            .and_then(Value::as_str)
-            .unwrap_or("<no eventId>")
-            .to_owned();
+        // Named in every error, so only when it is what it must be: a text that is not a UUID
+        // could be anything, personal data included.
+        let event_id = match object.get("eventId") {
+            None | Some(Value::Null) => "<no eventId>".to_owned(),
+            Some(Value::String(id)) if Uuid::parse_str(id).is_ok() => id.clone(),
+            Some(_) => "<invalid eventId>".to_owned(),
+        };
         let invalid = |path: String, message: String| EventError::Invalid {
             event_id: event_id.clone(),
             path,
@@ -194,13 +218,17 @@ impl Event {
         let event_type =
             EventType::from_name(&wire.event_type).ok_or_else(|| EventError::UnknownType {
                 event_id: event_id.clone(),
-                event_type: wire.event_type.clone(),
+                event_type: shown(
+                    &wire.event_type,
+                    |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_',
+                    64,
+                ),
             })?;
         if major_of(&wire.version) != Some(event_type.major()) {
             return Err(EventError::UnsupportedVersion {
                 event_id,
                 event_type: wire.event_type,
-                version: wire.version,
+                version: shown(&wire.version, |c| c.is_ascii_alphanumeric() || c == '.', 16),
                 expected: event_type.major(),
             });
         }
@@ -310,6 +338,10 @@ fn located(
             "a boolean" => "must be true or false".into(),
             other => format!("must be {other}"),
         };
+    } else if let Some(rest) = message.strip_prefix("unknown variant `") {
+        // The value given is echoed by serde; only the allowed ones are kept.
+        let expected = rest.split(", expected ").nth(1).unwrap_or("another value");
+        message = format!("must be {expected}");
     } else if message.starts_with("UUID parsing failed")
         || message.starts_with("invalid character")
         || message.starts_with("invalid length")

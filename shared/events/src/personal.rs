@@ -164,8 +164,17 @@ impl Secret {
 /// addresses) with `<redacted>`. For messages from dependencies, such as SES's "Email address
 /// not verified <address>", before they reach a log line or a dead-letter attribute.
 pub fn scrub(text: &str) -> String {
+    // Quoted text (a display name, a value echoed back) is dropped whole first.
+    let mut unquoted = String::with_capacity(text.len());
+    let mut parts = text.split('"');
+    if let Some(first) = parts.next() {
+        unquoted.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        unquoted.push_str(if i % 2 == 0 { "<redacted>" } else { part });
+    }
     let mut out = Vec::new();
-    for word in text.split(' ') {
+    for word in unquoted.split(' ') {
         let core = word.trim_matches(|c: char| "<>()[]{}\"',;:.".contains(c));
         let digits = core.chars().filter(char::is_ascii_digit).count();
         let looks_like_ip = core.split('.').count() == 4

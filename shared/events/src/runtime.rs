@@ -386,7 +386,8 @@ impl<H: Handler, S: IdempotencyStore, Q: QueueOps> Consumer<'_, H, S, Q> {
         let event = match &record.event {
             Ok(event) => event,
             Err(error) => {
-                tracing::warn!(%error, kind = error.kind(), "record can't be decoded");
+                let text = crate::personal::scrub(&error.to_string());
+                tracing::warn!(error = %text, kind = error.kind(), "record can't be decoded");
                 return Outcome::Permanent {
                     kind: error.kind(),
                     message: error.to_string(),
@@ -483,7 +484,7 @@ impl<H: Handler, S: IdempotencyStore, Q: QueueOps> Consumer<'_, H, S, Q> {
                         now
                     }
                 };
-                tracing::warn!(%error, "record failed");
+                tracing::warn!(error = %crate::personal::scrub(&error.to_string()), "record failed");
                 match error {
                     HandlerError::Retryable(message) => Outcome::Retryable {
                         kind: "retryable",
@@ -529,9 +530,16 @@ impl<H: Handler, S: IdempotencyStore, Q: QueueOps> Consumer<'_, H, S, Q> {
         if let Some(queue_arn) = &ctx.queue_arn {
             attributes.push(("sourceQueueArn".to_owned(), queue_arn.clone()));
         }
-        if let Ok(event) = &record.event {
-            attributes.push(("eventId".to_owned(), event.event_id.to_string()));
-            attributes.push(("eventType".to_owned(), event.event_type.name().to_owned()));
+        match &record.event {
+            Ok(event) => {
+                attributes.push(("eventId".to_owned(), event.event_id.to_string()));
+                attributes.push(("eventType".to_owned(), event.event_type.name().to_owned()));
+            }
+            Err(error) => {
+                if let Some(id) = error.event_id() {
+                    attributes.push(("eventId".to_owned(), id.to_owned()));
+                }
+            }
         }
         let parked = Parked {
             body: record.record.body.clone().unwrap_or_default(),

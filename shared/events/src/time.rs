@@ -74,7 +74,7 @@ impl IsoDuration {
     /// Parses `PnYnMnWnDTnHnMnS` (each part optional, at least one present, a fraction only on
     /// the seconds). Years and months count as 365 and 30 days for [`IsoDuration::as_secs_f64`].
     pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = || format!("is not an ISO 8601 duration such as P1DT2H30M: '{s}'");
+        let bad = || "is not an ISO 8601 duration such as P1DT2H30M".to_owned();
         let rest = s.strip_prefix('P').ok_or_else(bad)?;
         let (date, time) = match rest.split_once('T') {
             Some((d, t)) if !t.is_empty() => (d, Some(t)),

@@ -177,3 +177,37 @@ fn sequential_envelopes_ask_only_the_first_signer_first() {
     let first: Vec<_> = sent.first_to_act().iter().map(|r| r.name.clone()).collect();
     assert_eq!(first, vec!["Jordan Sample"]);
 }
+
+/// Whatever a field holds, an error never repeats it: values of the wrong kind may be personal
+/// data (an address typed into the wrong field), and errors reach logs and dead-letter queues.
+#[test]
+fn errors_never_repeat_what_the_event_holds() {
+    let leaks = [
+        ("eventId", json!("victim@example.com")),
+        ("eventType", json!("victim@example.com")),
+        ("version", json!("+15555550199")),
+        ("traceId", json!(15555550199u64)),
+    ];
+    for (field, value) in leaks {
+        let mut v = sample();
+        v[field] = value;
+        let message = error_of(v).to_string();
+        assert!(
+            !message.contains("victim") && !message.contains("5555"),
+            "{field}: {message}"
+        );
+    }
+    for (path, value) in [
+        ("role", "victim@example.com"),
+        ("signingOrder", "K7Q2-9XPA"),
+    ] {
+        let mut v = sample();
+        if path == "role" {
+            v["data"]["recipients"][0][path] = json!(value);
+        } else {
+            v["data"][path] = json!(value);
+        }
+        let message = error_of(v).to_string();
+        assert!(!message.contains(value), "{path}: {message}");
+    }
+}
