@@ -171,6 +171,11 @@ async fn a_sequential_envelope_is_completed_when_both_signers_sign() {
         .iter()
         .find(|m| m.subject.starts_with(certificate))
         .unwrap();
+    assert_eq!(
+        mail.attachments,
+        [format!("certificate-of-completion-{id}.pdf")],
+        "the certificate is attached"
+    );
     let code = mail
         .text
         .lines()

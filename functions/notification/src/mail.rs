@@ -31,6 +31,17 @@ pub struct Mail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// A file attached from S3 (the certificate of completion).
+    pub attachment: Option<Attachment>,
+}
+
+/// A file to attach, stored in S3.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    pub bucket: String,
+    pub key: String,
+    pub file_name: String,
+    pub content_type: String,
 }
 
 /// An SMS ready for the provider.
@@ -244,7 +255,7 @@ pub fn mailbox(name: &str, address: &Email) -> String {
     format!("{display} <{}>", address.expose())
 }
 
-fn encoded_words(text: &str) -> String {
+pub(crate) fn encoded_words(text: &str) -> String {
     // 45 bytes of UTF-8 encode to 60 base64 characters; with "=?UTF-8?B?" and "?=" a word is
     // 72 characters, inside RFC 2047's limit of 75. Chunks end on character boundaries.
     let mut words = Vec::new();
@@ -268,6 +279,63 @@ fn encoded_words(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A MIME message with a text and an HTML part and one attachment, for SES's `SendRawEmail`.
+/// Every part is base64, so no line of the message is longer than 76 characters and nothing in
+/// a value can be taken for a boundary or a header.
+pub fn mime_with_attachment(mail: &Mail, attachment: &Attachment, bytes: &[u8]) -> String {
+    let boundary = |kind: &str| format!("=_esign_{kind}_{}", uuid::Uuid::new_v4().simple());
+    let (mixed, alternative) = (boundary("mixed"), boundary("alt"));
+    let subject = if mail.subject.is_ascii() {
+        mail.subject.clone()
+    } else {
+        encoded_words(&mail.subject)
+    };
+    let file_name = header_text(&attachment.file_name).replace(['"', '\\'], "");
+    let b64 = |data: &[u8]| {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(data);
+        encoded
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    };
+    [
+        format!("From: {}", mail.from),
+        format!("To: {}", mail.to.expose()),
+        format!("Subject: {subject}"),
+        "MIME-Version: 1.0".into(),
+        format!("Content-Type: multipart/mixed; boundary=\"{mixed}\""),
+        String::new(),
+        format!("--{mixed}"),
+        format!("Content-Type: multipart/alternative; boundary=\"{alternative}\""),
+        String::new(),
+        format!("--{alternative}"),
+        "Content-Type: text/plain; charset=UTF-8".into(),
+        "Content-Transfer-Encoding: base64".into(),
+        String::new(),
+        b64(mail.text.as_bytes()),
+        format!("--{alternative}"),
+        "Content-Type: text/html; charset=UTF-8".into(),
+        "Content-Transfer-Encoding: base64".into(),
+        String::new(),
+        b64(mail.html.as_bytes()),
+        format!("--{alternative}--"),
+        format!("--{mixed}"),
+        format!(
+            "Content-Type: {}; name=\"{file_name}\"",
+            header_text(&attachment.content_type)
+        ),
+        "Content-Transfer-Encoding: base64".into(),
+        format!("Content-Disposition: attachment; filename=\"{file_name}\""),
+        String::new(),
+        b64(bytes),
+        format!("--{mixed}--"),
+        String::new(),
+    ]
+    .join("\r\n")
 }
 
 #[cfg(test)]
@@ -332,6 +400,39 @@ mod tests {
             r.subject, "Copy: x Bcc: evil@example.org",
             "no header can be injected"
         );
+    }
+
+    #[test]
+    fn a_raw_message_carries_both_parts_and_the_attachment_in_short_lines() {
+        let mail = Mail {
+            kind: "certificate",
+            key: "k".into(),
+            priority: Priority::Normal,
+            about: About::default(),
+            from: mailbox("eSign", &addr()),
+            to: Email::parse("riley@example.org").unwrap(),
+            subject: "Certificate of completion: Zoë's lease".into(),
+            text: "Verification code: AAAA-BBBB-CCCC".into(),
+            html: "<p>Verification code</p>".into(),
+            attachment: None,
+        };
+        let attachment = Attachment {
+            bucket: "b".into(),
+            key: "k".into(),
+            file_name: "certificate.pdf".into(),
+            content_type: "application/pdf".into(),
+        };
+        let raw = mime_with_attachment(&mail, &attachment, &[7u8; 300]);
+        assert!(raw.lines().all(|l| l.len() <= 998));
+        assert!(raw.contains("To: riley@example.org\r\n"));
+        assert!(
+            raw.contains("Subject: =?UTF-8?B?"),
+            "non-ASCII subjects are encoded"
+        );
+        assert!(raw.contains("filename=\"certificate.pdf\""));
+        let text =
+            base64::engine::general_purpose::STANDARD.encode("Verification code: AAAA-BBBB-CCCC");
+        assert!(raw.contains(&text));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! whatever the envelope function's progress on its queue.
 
 use crate::config::Config;
-use crate::mail::{header_text, mailbox, template, About, Mail, Priority, Sms};
+use crate::mail::{header_text, mailbox, template, About, Attachment, Mail, Priority, Sms};
 use esign_events::catalogue::{AuthMethod, EnvelopeSent, RecipientRole, SigningOrder};
 use esign_events::personal::{Email, Phone};
 use esign_events::{Event, Payload};
@@ -240,6 +240,7 @@ impl Ctx<'_> {
             subject: rendered.subject,
             text: rendered.text,
             html: rendered.html,
+            attachment: None,
         })
     }
 
@@ -613,13 +614,25 @@ pub fn plan(event: &Event, config: &Config, roster: Option<&Roster>) -> Plan {
                 ("verification_code", &certificate.verification_code),
                 ("link", &link),
             ];
-            ctx.fan_out(
+            let mut planned = ctx.fan_out(
                 "certificate",
                 roster.envelope_id,
                 Priority::Normal,
                 &to,
                 &values,
-            )
+            );
+            // The certificate itself goes with each message.
+            for message in &mut planned.messages {
+                if let Message::Email(mail) = message {
+                    mail.attachment = Some(Attachment {
+                        bucket: certificate.storage.bucket.clone(),
+                        key: certificate.storage.key.clone(),
+                        file_name: format!("certificate-of-completion-{}.pdf", roster.envelope_id),
+                        content_type: "application/pdf".into(),
+                    });
+                }
+            }
+            planned
         }
 
         Payload::AuditTamperingDetected(t) => {

@@ -13,6 +13,8 @@ pub struct CapturedMail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// File names of attachments (raw messages only).
+    pub attachments: Vec<String>,
 }
 
 /// One captured SMS.
@@ -39,18 +41,87 @@ pub async fn mails(endpoint: &str) -> Result<Vec<CapturedMail>> {
     let messages = body["messages"].as_array().cloned().unwrap_or_default();
     Ok(messages
         .iter()
-        .map(|m| CapturedMail {
-            id: text(&m["Id"]),
-            source: text(&m["Source"]),
-            to: m["Destination"]["ToAddresses"]
-                .as_array()
-                .map(|a| a.iter().map(text).collect())
-                .unwrap_or_default(),
-            subject: text(&m["Subject"]),
-            text: text(&m["Body"]["text_part"]),
-            html: text(&m["Body"]["html_part"]),
+        .map(|m| match m["RawData"].as_str() {
+            Some(raw) => from_raw(text(&m["Id"]), text(&m["Source"]), raw),
+            None => CapturedMail {
+                id: text(&m["Id"]),
+                source: text(&m["Source"]),
+                to: m["Destination"]["ToAddresses"]
+                    .as_array()
+                    .map(|a| a.iter().map(text).collect())
+                    .unwrap_or_default(),
+                subject: text(&m["Subject"]),
+                text: text(&m["Body"]["text_part"]),
+                html: text(&m["Body"]["html_part"]),
+                attachments: Vec::new(),
+            },
         })
         .collect())
+}
+
+/// Reads what a test needs from a raw MIME message: the `To` and `Subject` headers (encoded
+/// words decoded), the text and HTML parts (base64 decoded) and the attachments' file names.
+fn from_raw(id: String, source: String, raw: &str) -> CapturedMail {
+    use base64::Engine;
+    let b64 = |s: &str| {
+        let compact: String = s.split_whitespace().collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default()
+    };
+    let (head, _) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let decode_words = |value: String| {
+        value
+            .split(' ')
+            .map(|w| {
+                match w
+                    .strip_prefix("=?UTF-8?B?")
+                    .and_then(|r| r.strip_suffix("?="))
+                {
+                    Some(encoded) => b64(encoded),
+                    None => w.to_owned(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut mail = CapturedMail {
+        id,
+        source,
+        to: header("To")
+            .split(',')
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty())
+            .collect(),
+        subject: decode_words(header("Subject")),
+        text: String::new(),
+        html: String::new(),
+        attachments: Vec::new(),
+    };
+    for part in raw.split("\r\n--") {
+        let (part_head, part_body) = part.split_once("\r\n\r\n").unwrap_or((part, ""));
+        let body = part_body.split("\r\n--").next().unwrap_or_default();
+        if let Some(name) = part_head
+            .split("filename=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+        {
+            mail.attachments.push(name.to_owned());
+        } else if part_head.contains("Content-Type: text/plain") {
+            mail.text = b64(body);
+        } else if part_head.contains("Content-Type: text/html") {
+            mail.html = b64(body);
+        }
+    }
+    mail
 }
 
 /// Every SMS SNS has sent, grouped by number in the capture and flattened here.
