@@ -271,6 +271,9 @@ async fn main() -> Result<()> {
                     m.to.join(", "),
                     m.subject
                 );
+                if !m.attachments.is_empty() {
+                    println!("  Attached: {}", m.attachments.join(", "));
+                }
                 for line in m.text.lines() {
                     println!("  | {line}");
                 }
