@@ -163,6 +163,38 @@ pub struct Who<'a> {
     pub phone: Option<&'a str>,
 }
 
+impl<'a> Who<'a> {
+    /// A signer at a position in the signing order, without a phone.
+    pub fn signer(name: &'a str, email: String, order: u32) -> Self {
+        Self {
+            name,
+            email,
+            role: "signer",
+            order,
+            phone: None,
+        }
+    }
+
+    /// A cc recipient, without a phone.
+    pub fn cc(name: &'a str, email: String, order: u32) -> Self {
+        Self {
+            name,
+            email,
+            role: "cc",
+            order,
+            phone: None,
+        }
+    }
+
+    /// The same recipient with a phone number.
+    pub fn with_phone(self, phone: &'a str) -> Self {
+        Self {
+            phone: Some(phone),
+            ..self
+        }
+    }
+}
+
 /// A fresh `envelope.sent` event: new event and envelope ids, now as its time.
 pub fn envelope_sent(sender: &str, signing_order: &str, recipients: &[Who<'_>]) -> Value {
     let now = esign_events::time::Timestamp::now().to_string();

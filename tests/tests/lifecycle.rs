@@ -20,27 +20,9 @@ async fn a_sequential_envelope_is_completed_when_both_signers_sign() {
         &sender,
         "sequential",
         &[
-            Who {
-                name: "First Signer",
-                email: cast.address("life-first"),
-                role: "signer",
-                order: 1,
-                phone: None,
-            },
-            Who {
-                name: "Second Signer",
-                email: cast.address("life-second"),
-                role: "signer",
-                order: 2,
-                phone: None,
-            },
-            Who {
-                name: "Copied",
-                email: cast.address("life-cc"),
-                role: "cc",
-                order: 3,
-                phone: None,
-            },
+            Who::signer("First Signer", cast.address("life-first"), 1),
+            Who::signer("Second Signer", cast.address("life-second"), 2),
+            Who::cc("Copied", cast.address("life-cc"), 3),
         ],
     );
     let follow = Follow { sent: &sent };
@@ -270,13 +252,7 @@ async fn a_tampered_audit_entry_is_detected_and_reported() {
     let sent = envelope_sent(
         &sender,
         "parallel",
-        &[Who {
-            name: "Signer",
-            email: cast.address("tamper-signer"),
-            role: "signer",
-            order: 1,
-            phone: None,
-        }],
+        &[Who::signer("Signer", cast.address("tamper-signer"), 1)],
     );
     let follow = Follow { sent: &sent };
     let id = follow.envelope_id();
@@ -353,20 +329,8 @@ async fn declining_and_voiding_revoke_every_access_code() {
     stack.verify_sender(&sender).await;
     let signers = |tag: &str| {
         vec![
-            Who {
-                name: "One",
-                email: cast.address(&format!("{tag}-one")),
-                role: "signer",
-                order: 1,
-                phone: None,
-            },
-            Who {
-                name: "Two",
-                email: cast.address(&format!("{tag}-two")),
-                role: "signer",
-                order: 1,
-                phone: None,
-            },
+            Who::signer("One", cast.address(&format!("{tag}-one")), 1),
+            Who::signer("Two", cast.address(&format!("{tag}-two")), 1),
         ]
     };
     let declined = envelope_sent(&sender, "parallel", &signers("declined"));
@@ -400,20 +364,8 @@ async fn a_declined_envelope_tells_the_sender_and_the_others() {
         &sender,
         "parallel",
         &[
-            Who {
-                name: "One",
-                email: one.clone(),
-                role: "signer",
-                order: 1,
-                phone: None,
-            },
-            Who {
-                name: "Two",
-                email: two.clone(),
-                role: "signer",
-                order: 1,
-                phone: None,
-            },
+            Who::signer("One", one.clone(), 1),
+            Who::signer("Two", two.clone(), 1),
         ],
     );
     stack.publish(&sent).await;
@@ -446,13 +398,7 @@ async fn an_overdue_envelope_is_expired_by_the_job() {
     let mut sent = envelope_sent(
         &sender,
         "parallel",
-        &[Who {
-            name: "Late",
-            email: cast.address("exp-late"),
-            role: "signer",
-            order: 1,
-            phone: None,
-        }],
+        &[Who::signer("Late", cast.address("exp-late"), 1)],
     );
     let expires = esign_events::time::Timestamp(chrono_now() + chrono_seconds(2)).to_string();
     sent["data"]["expiresAt"] = json!(expires);
@@ -519,13 +465,7 @@ async fn an_envelopes_history_replays_in_order_from_the_audit_chain() {
     let sent = envelope_sent(
         &sender,
         "parallel",
-        &[Who {
-            name: "Replayed",
-            email: cast.address("replay-signer"),
-            role: "signer",
-            order: 1,
-            phone: None,
-        }],
+        &[Who::signer("Replayed", cast.address("replay-signer"), 1)],
     );
     // Sent a minute before it is viewed, so "since the view" leaves it out.
     let mut sent = sent;

@@ -41,27 +41,9 @@ async fn sequential_and_parallel_envelopes_mail_exactly_the_right_people() {
         &sender,
         "sequential",
         &[
-            Who {
-                name: "First Signer",
-                email: s1.clone(),
-                role: "signer",
-                order: 1,
-                phone: None,
-            },
-            Who {
-                name: "Second Signer",
-                email: s2.clone(),
-                role: "signer",
-                order: 2,
-                phone: None,
-            },
-            Who {
-                name: "Copied Person",
-                email: cc.clone(),
-                role: "cc",
-                order: 3,
-                phone: None,
-            },
+            Who::signer("First Signer", s1.clone(), 1),
+            Who::signer("Second Signer", s2.clone(), 2),
+            Who::cc("Copied Person", cc.clone(), 3),
         ],
     );
     let (p1, p2) = (cast.address("par-one"), cast.address("par-two"));
@@ -69,20 +51,8 @@ async fn sequential_and_parallel_envelopes_mail_exactly_the_right_people() {
         &sender,
         "parallel",
         &[
-            Who {
-                name: "Parallel One",
-                email: p1.clone(),
-                role: "signer",
-                order: 1,
-                phone: None,
-            },
-            Who {
-                name: "Parallel Two",
-                email: p2.clone(),
-                role: "signer",
-                order: 1,
-                phone: None,
-            },
+            Who::signer("Parallel One", p1.clone(), 1),
+            Who::signer("Parallel Two", p2.clone(), 1),
         ],
     );
     stack.publish(&sequential).await;
@@ -131,13 +101,7 @@ async fn a_failing_event_is_parked_in_the_dlq_while_other_envelopes_flow() {
     stack.verify_sender(&good_sender).await;
     let unverified = cast.address("unverified-sender");
 
-    let signer = |who: &str| Who {
-        name: "Some Signer",
-        email: cast.address(who),
-        role: "signer",
-        order: 1,
-        phone: None,
-    };
+    let signer = |who: &str| Who::signer("Some Signer", cast.address(who), 1);
     let before = envelope_sent(&good_sender, "parallel", &[signer("before")]);
     let poison = envelope_sent(&unverified, "parallel", &[signer("poison")]);
     let after = envelope_sent(&good_sender, "parallel", &[signer("after")]);
@@ -196,20 +160,8 @@ async fn invited_signers_with_a_phone_get_an_sms() {
         &sender,
         "parallel",
         &[
-            Who {
-                name: "Texted Signer",
-                email: cast.address("texted"),
-                role: "signer",
-                order: 1,
-                phone: Some(&signer_phone),
-            },
-            Who {
-                name: "Copied",
-                email: cast.address("copied"),
-                role: "cc",
-                order: 2,
-                phone: Some(&cc_phone),
-            },
+            Who::signer("Texted Signer", cast.address("texted"), 1).with_phone(&signer_phone),
+            Who::cc("Copied", cast.address("copied"), 2).with_phone(&cc_phone),
         ],
     );
     stack.publish(&event).await;
@@ -240,20 +192,8 @@ async fn version_2_of_envelope_sent_is_delivered_like_version_1() {
         &sender,
         "sequential",
         &[
-            Who {
-                name: "V2 First",
-                email: cast.address("v2-first"),
-                role: "signer",
-                order: 1,
-                phone: None,
-            },
-            Who {
-                name: "V2 Second",
-                email: cast.address("v2-second"),
-                role: "signer",
-                order: 2,
-                phone: None,
-            },
+            Who::signer("V2 First", cast.address("v2-first"), 1),
+            Who::signer("V2 Second", cast.address("v2-second"), 2),
         ],
     );
     stack.publish(&event).await;
@@ -285,13 +225,7 @@ async fn a_batch_publish_of_twelve_envelopes_delivers_all_of_them() {
     stack.verify_sender(&sender).await;
     let events: Vec<esign_events::Event> = (0..12)
         .map(|i| {
-            let who = Who {
-                name: "Batch Signer",
-                email: cast.address(&format!("batch-{i}")),
-                role: "signer",
-                order: 1,
-                phone: None,
-            };
+            let who = Who::signer("Batch Signer", cast.address(&format!("batch-{i}")), 1);
             esign_events::Event::from_value(envelope_sent(&sender, "parallel", &[who])).unwrap()
         })
         .collect();
@@ -323,20 +257,8 @@ async fn delivery_and_bounce_reports_update_their_notifications() {
         &sender,
         "parallel",
         &[
-            Who {
-                name: "Delivered",
-                email: delivered.clone(),
-                role: "signer",
-                order: 1,
-                phone: None,
-            },
-            Who {
-                name: "Bounced",
-                email: bounced.clone(),
-                role: "signer",
-                order: 1,
-                phone: None,
-            },
+            Who::signer("Delivered", delivered.clone(), 1),
+            Who::signer("Bounced", bounced.clone(), 1),
         ],
     );
     stack.publish(&event).await;

@@ -174,13 +174,7 @@ async fn an_event_delivered_twice_and_published_twice_sends_one_email() {
     let event = envelope_sent(
         &sender,
         "parallel",
-        &[Who {
-            name: "Dup Signer",
-            email: signer.clone(),
-            role: "signer",
-            order: 1,
-            phone: None,
-        }],
+        &[Who::signer("Dup Signer", signer.clone(), 1)],
     );
     let group = event["data"]["envelopeId"].as_str().unwrap().to_owned();
     stack.publish(&event).await;

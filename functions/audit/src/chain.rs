@@ -97,28 +97,26 @@ pub fn verify(entries: &[Entry]) -> Result<(), Tamper> {
     for (i, entry) in entries.iter().enumerate() {
         let position = i as u64 + 1;
         let expected = link(&previous, &entry.canonical);
-        if entry.sequence != position {
+        let broken = [
+            (
+                entry.sequence != position,
+                "an entry is missing or out of order",
+            ),
+            (
+                entry.previous_hash != previous,
+                "the link to the previous entry is broken",
+            ),
+            (
+                entry.hash != expected,
+                "the entry's content does not match its hash",
+            ),
+        ];
+        if let Some((_, what)) = broken.into_iter().find(|(failed, _)| *failed) {
             return Err(Tamper {
                 sequence: position,
                 expected_hash: expected,
                 actual_hash: entry.hash.clone(),
-                what: "an entry is missing or out of order",
-            });
-        }
-        if entry.previous_hash != previous {
-            return Err(Tamper {
-                sequence: position,
-                expected_hash: expected,
-                actual_hash: entry.hash.clone(),
-                what: "the link to the previous entry is broken",
-            });
-        }
-        if entry.hash != expected {
-            return Err(Tamper {
-                sequence: position,
-                expected_hash: expected,
-                actual_hash: entry.hash.clone(),
-                what: "the entry's content does not match its hash",
+                what,
             });
         }
         previous = entry.hash.clone();
