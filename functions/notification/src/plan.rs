@@ -171,7 +171,6 @@ pub struct Plan {
 /// What the planner needs besides the event.
 struct Ctx<'a> {
     config: &'a Config,
-    event: &'a Event,
 }
 
 impl Ctx<'_> {
@@ -305,8 +304,7 @@ impl Ctx<'_> {
 
 /// Plans the messages of an event, given the envelope's roster as it stood before.
 pub fn plan(event: &Event, config: &Config, roster: Option<&Roster>) -> Plan {
-    let ctx = Ctx { config, event };
-    let id = event.event_id;
+    let ctx = Ctx { config };
     let sender_key = |kind: &str| format!("{kind}/email/sender");
     match &event.payload {
         Payload::EnvelopeSent(sent) => {
@@ -719,10 +717,7 @@ pub fn plan(event: &Event, config: &Config, roster: Option<&Roster>) -> Plan {
             )
         }
 
-        _ => {
-            let _ = id;
-            Plan::default()
-        }
+        _ => Plan::default(),
     }
 }
 
@@ -734,7 +729,6 @@ fn user_mail(
     priority: Priority,
     values: &[(&str, &str)],
 ) -> Plan {
-    let _ = ctx.event;
     Plan {
         messages: vec![ctx.mail(
             kind,
