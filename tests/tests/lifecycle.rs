@@ -509,7 +509,9 @@ async fn an_envelopes_history_replays_in_order_from_the_audit_chain() {
         .unwrap();
     assert!(all.len() > later.len(), "since filters");
     assert_eq!(all[0].event_type.name(), "envelope.sent");
-    bus_cli::replay::send(&sqs, &url, &all).await.unwrap();
+    bus_cli::replay::send(&sqs, &url, &all, &bus_cli::replay::Run::new(false))
+        .await
+        .unwrap();
 
     let mut received = Vec::new();
     for _ in 0..20 {
@@ -524,6 +526,11 @@ async fn an_envelopes_history_replays_in_order_from_the_audit_chain() {
             .await
             .unwrap();
         for m in out.messages.unwrap_or_default() {
+            assert!(
+                m.message_attributes()
+                    .is_none_or(|a| !a.contains_key("replayId")),
+                "a plain replay is not marked for reprocessing"
+            );
             assert_eq!(
                 m.attributes().unwrap()
                     [&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId],
@@ -555,4 +562,62 @@ async fn an_envelopes_history_replays_in_order_from_the_audit_chain() {
         !received[0].to_json().contains("ZX81-TEST"),
         "secrets stay out"
     );
+}
+
+/// Replayed to the notification consumer, an envelope's history fills gaps only: what was sent
+/// is not sent again. Replayed to reprocess, it is sent again, once for that replay. Both replays
+/// go in the envelope's message group, the plain one first, so when the reprocessed mails are
+/// in, the plain replay has been handled too.
+#[tokio::test]
+async fn a_replay_reprocesses_only_when_asked_and_then_once() {
+    let stack = LocalStack::connect().await;
+    let cast = Cast::new();
+    let sender = cast.address("again-sender");
+    let signer = cast.address("again-signer");
+    stack.verify_sender(&sender).await;
+    let sent = envelope_sent(
+        &sender,
+        "parallel",
+        &[Who::signer("Again", signer.clone(), 1)],
+    );
+    let id = Follow { sent: &sent }.envelope_id();
+    stack.publish(&sent).await;
+    let first = stack
+        .wait_for_mails(std::slice::from_ref(&signer), 1, Duration::from_secs(30))
+        .await;
+    assert_eq!(first.len(), 1, "the invitation");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while stack.audit_entries(&id).await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never chained");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    let ddb = aws_sdk_dynamodb::Client::new(&stack.aws);
+    let history = bus_cli::replay::history(&ddb, "esign-audit", &id, None)
+        .await
+        .unwrap();
+    let events = bus_cli::replay::for_consumer(history, "notification");
+    assert_eq!(events[0].event_type.name(), "envelope.sent");
+    let sqs = aws_sdk_sqs::Client::new(&stack.aws);
+    let url = stack
+        .queue_url(&bus_cli::replay::queue_name("notification"))
+        .await;
+    for reprocess in [false, true] {
+        let run = bus_cli::replay::Run::new(reprocess);
+        bus_cli::replay::send(&sqs, &url, &events, &run)
+            .await
+            .unwrap();
+    }
+
+    let mails = stack
+        .wait_for_mails(std::slice::from_ref(&signer), 2, Duration::from_secs(40))
+        .await;
+    assert_eq!(
+        mails.len(),
+        2,
+        "sent again once, by the reprocessing replay only"
+    );
+    assert_eq!(mails[0].subject, mails[1].subject);
+    let confirmations = stack.mails_to(std::slice::from_ref(&sender)).await;
+    assert_eq!(confirmations.len(), 2, "the sender's confirmation too");
 }

@@ -22,7 +22,12 @@ impl<St: ChainStore, Si: Sink> AuditHandler<St, Si> {
 }
 
 impl<St: ChainStore, Si: Sink> Handler for AuditHandler<St, Si> {
-    async fn handle(&self, event: &Event, _ctx: &RecordContext) -> Result<(), HandlerError> {
+    async fn handle(&self, event: &Event, ctx: &RecordContext) -> Result<(), HandlerError> {
+        // Replays are read from this chain: a replayed event is not a new fact.
+        if ctx.replay_id.is_some() {
+            tracing::info!("replayed event; the audit chain already holds it");
+            return Ok(());
+        }
         // The chain's own events are not chained again.
         if matches!(
             event.payload,

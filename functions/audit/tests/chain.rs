@@ -66,6 +66,7 @@ fn ctx() -> RecordContext {
         receive_count: 1,
         queue_arn: None,
         deadline_ms: now_ms() + 5000,
+        replay_id: None,
     }
 }
 
@@ -74,6 +75,27 @@ async fn chained(store: &MemoryChains, outbox: &Outbox) {
     for e in events() {
         handler.handle(&e, &ctx()).await.unwrap();
     }
+}
+
+/// Replays are read from the chain, so a replayed event is not appended again.
+#[tokio::test]
+async fn a_replayed_event_is_not_chained_again() {
+    let (store, outbox) = (MemoryChains::new(), Outbox::default());
+    chained(&store, &outbox).await;
+    let replayed = RecordContext {
+        replay_id: Some("run-1".into()),
+        ..ctx()
+    };
+    let handler = AuditHandler::new(&store, publisher(&outbox));
+    for e in events() {
+        handler.handle(&e, &replayed).await.unwrap();
+    }
+    assert_eq!(store.entries(ENVELOPE).await.unwrap().len(), 4);
+    assert_eq!(
+        outbox.0.lock().unwrap().len(),
+        4,
+        "nothing logged for the replay"
+    );
 }
 
 #[test]

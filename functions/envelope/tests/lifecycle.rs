@@ -195,6 +195,7 @@ fn ctx() -> RecordContext {
         receive_count: 1,
         queue_arn: None,
         deadline_ms: now_ms() + 5000,
+        replay_id: None,
     }
 }
 

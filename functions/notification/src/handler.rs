@@ -28,12 +28,13 @@ pub struct NotificationHandler<D, I, N, S> {
     publisher: Publisher<S>,
 }
 
-/// The notification id of a message: derived from its event and key, so a redelivery names the
-/// same notification.
-pub fn notification_id(event: &Event, key: &str) -> Uuid {
+/// The notification id of a message: derived from its event's idempotency scope (the event id,
+/// or the event id and the replay) and its key, so a redelivery names the same notification and
+/// a reprocessing replay a new one.
+pub fn notification_id(scope: &str, key: &str) -> Uuid {
     Uuid::new_v5(
         &Uuid::NAMESPACE_URL,
-        format!("notification/{}/{key}", event.event_id).as_bytes(),
+        format!("notification/{scope}/{key}").as_bytes(),
     )
 }
 
@@ -114,7 +115,8 @@ impl<D: Deliver, I: IdempotencyStore, N: NotificationStore, S: Sink>
             Message::Email(m) => (&m.key, Channel::Email, &m.about, m.priority),
             Message::Sms(s) => (&s.key, Channel::Sms, &s.about, s.priority),
         };
-        let id = notification_id(event, key);
+        let scope = ctx.idempotency_scope(event);
+        let id = notification_id(&scope, key);
         let id_key = id.to_string();
         let status = |state: &str, provider: Option<String>, retry_count: u32| Status {
             notification_id: id,
@@ -127,7 +129,7 @@ impl<D: Deliver, I: IdempotencyStore, N: NotificationStore, S: Sink>
         };
 
         if !self
-            .take(&format!("notification#{}#{key}", event.event_id), hash, ctx)
+            .take(&format!("notification#{scope}#{key}"), hash, ctx)
             .await?
         {
             // Sent before. If publishing `notification.sent` failed then, do it now, from the
@@ -163,7 +165,7 @@ impl<D: Deliver, I: IdempotencyStore, N: NotificationStore, S: Sink>
             Message::Email(mail) => self.deliver.email(mail).await,
             Message::Sms(sms) => self.deliver.sms(sms).await,
         };
-        let key = format!("notification#{}#{key}", event.event_id);
+        let key = format!("notification#{scope}#{key}");
         match sent {
             // The provider has the message: mark it sent before anything else can fail. A crash
             // between the provider's answer and this line is the one window left (see

@@ -367,6 +367,7 @@ fn ctx(receive_count: u32) -> RecordContext {
         receive_count,
         queue_arn: None,
         deadline_ms: esign_events::runtime::now_ms() + 5_000,
+        replay_id: None,
     }
 }
 
@@ -425,6 +426,41 @@ async fn each_message_goes_out_once_with_its_events_and_status() {
     assert!(statuses
         .iter()
         .all(|s| s.state == "sent" && s.provider_message_id.is_some()));
+}
+
+/// A reprocessing replay sends every message again under new notification ids, once for that
+/// replay; its redelivery sends nothing more.
+#[tokio::test]
+async fn a_reprocessing_replay_sends_again_once_under_new_ids() {
+    let event = ev(sample());
+    let outbox = Outbox::default();
+    let h = handler(&outbox, None);
+    h.handle(&event, &ctx(1)).await.unwrap();
+    let once = h.delivery().sent.lock().unwrap().len();
+    assert!(once > 0);
+    let replay = RecordContext {
+        replay_id: Some("run-1".into()),
+        ..ctx(1)
+    };
+    h.handle(&event, &replay).await.unwrap();
+    h.handle(
+        &event,
+        &RecordContext {
+            receive_count: 2,
+            ..replay.clone()
+        },
+    )
+    .await
+    .unwrap();
+    h.handle(&event, &ctx(2)).await.unwrap();
+    assert_eq!(h.delivery().sent.lock().unwrap().len(), 2 * once);
+    let ids: std::collections::HashSet<_> = h
+        .records()
+        .statuses()
+        .iter()
+        .map(|s| s.notification_id)
+        .collect();
+    assert_eq!(ids.len(), 2 * once, "a replay's notifications are new ones");
 }
 
 /// The last attempt's failure is final.

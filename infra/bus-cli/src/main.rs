@@ -61,9 +61,15 @@ enum Command {
         /// Only events at or after this RFC 3339 time.
         #[arg(long)]
         since: Option<String>,
-        /// The queue's name, such as notification-events.fifo.
+        /// The consuming function (envelope, notification, document, certificate): it gets the
+        /// events it subscribes to, on its queue `<consumer>-events.fifo`.
         #[arg(long)]
-        queue: String,
+        consumer: String,
+        /// Handle the events again even where the consumer handled them before, once for this
+        /// replay (a notification consumer sends its messages again). Without it, the consumer
+        /// handles only what it never handled.
+        #[arg(long)]
+        reprocess: bool,
         #[arg(long, default_value = "esign-audit")]
         audit_table: String,
         /// List what would be sent, send nothing.
@@ -214,10 +220,13 @@ async fn main() -> Result<()> {
         Command::Replay {
             envelope,
             since,
-            queue,
+            consumer,
+            reprocess,
             audit_table,
             dry_run,
         } => {
+            bus_cli::replay::check_consumer(&consumer)?;
+            let queue = bus_cli::replay::queue_name(&consumer);
             let since = since
                 .map(|s| {
                     esign_events::time::Timestamp::parse(&s)
@@ -232,6 +241,7 @@ async fn main() -> Result<()> {
                 since,
             )
             .await?;
+            let events = bus_cli::replay::for_consumer(events, &consumer);
             for e in &events {
                 println!("{} {} {}", e.timestamp, e.event_type, e.event_id);
             }
@@ -243,10 +253,19 @@ async fn main() -> Result<()> {
                     .send()
                     .await
                     .with_context(|| format!("queue {queue}"))?;
+                let run = bus_cli::replay::Run::new(reprocess);
                 let sent =
-                    bus_cli::replay::send(&sqs, url.queue_url().unwrap_or_default(), &events)
+                    bus_cli::replay::send(&sqs, url.queue_url().unwrap_or_default(), &events, &run)
                         .await?;
-                println!("replayed {sent} event(s) to {queue}");
+                let mode = if reprocess {
+                    "to reprocess"
+                } else {
+                    "to fill gaps"
+                };
+                println!(
+                    "replayed {sent} event(s) to {queue} {mode} (replay {})",
+                    run.id
+                );
             }
         }
         Command::VerifySender { email } => {

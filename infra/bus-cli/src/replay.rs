@@ -2,14 +2,76 @@
 //! order; replay re-sends those since a time to one consumer's queue, in their message group, so
 //! the consumer sees them in their original order.
 //!
-//! Consumers skip events whose idempotency record they still hold (a day), so replay serves a
-//! consumer that never saw the events: a new one, one past that retention, or one whose
-//! messages were parked and dropped. Secrets removed from the chain stay removed in replay.
+//! A plain replay fills gaps: consumers skip events whose idempotency record they still hold (a
+//! day), so only what a consumer never handled is handled (a new consumer, one past that
+//! retention, one whose messages were parked and dropped). A reprocessing replay marks each
+//! message with a replay id; the runtime then keys the consumer's side effects by event and
+//! replay, so the consumer handles every event again, once for that replay (after a bug fix, say).
+//! Events a reprocessed consumer publishes keep their derived ids, so other consumers skip them.
+//! Secrets removed from the chain stay removed in replay.
 
 use anyhow::{Context, Result};
 use aws_sdk_dynamodb::types::AttributeValue;
+use esign_events::routing::ROUTES;
+use esign_events::runtime::REPLAY_ATTRIBUTE;
 use esign_events::time::Timestamp;
 use esign_events::Event;
+use std::collections::BTreeSet;
+
+/// The consumers events can be replayed to. The audit function is not one of them: its chain is
+/// what replay reads.
+pub fn consumers() -> BTreeSet<&'static str> {
+    ROUTES
+        .iter()
+        .flat_map(|r| r.consumers.iter().copied())
+        .filter(|c| *c != "audit")
+        .collect()
+}
+
+/// The queue a consumer reads.
+pub fn queue_name(consumer: &str) -> String {
+    format!("{consumer}-events.fifo")
+}
+
+/// Refuses a name that is not a consumer events can be replayed to, naming the ones that are.
+pub fn check_consumer(consumer: &str) -> Result<()> {
+    let known = consumers();
+    if known.contains(consumer) {
+        return Ok(());
+    }
+    let list = known.into_iter().collect::<Vec<_>>().join(", ");
+    let why = if consumer == "audit" {
+        "the audit chain is what replay reads"
+    } else {
+        "no event goes to it"
+    };
+    anyhow::bail!("--consumer {consumer}: {why}; replay goes to one of {list}")
+}
+
+/// The events a consumer subscribes to, in their order.
+pub fn for_consumer(events: Vec<Event>, consumer: &str) -> Vec<Event> {
+    events
+        .into_iter()
+        .filter(|e| e.event_type.consumers().contains(&consumer))
+        .collect()
+}
+
+/// One replay's identity: the id its messages carry, and whether consumers handle again what
+/// they handled before.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub id: String,
+    pub reprocess: bool,
+}
+
+impl Run {
+    pub fn new(reprocess: bool) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            reprocess,
+        }
+    }
+}
 
 /// The envelope's events since `since` (by their own timestamps), in chain order.
 pub async fn history(
@@ -47,23 +109,35 @@ pub async fn history(
 
 /// Sends events to a queue, each in its message group, and returns how many were sent. Each
 /// replay gets its own deduplication ids, so replaying twice within five minutes still delivers.
-pub async fn send(sqs: &aws_sdk_sqs::Client, queue_url: &str, events: &[Event]) -> Result<usize> {
-    let run = uuid::Uuid::new_v4().simple().to_string();
+pub async fn send(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    events: &[Event],
+    run: &Run,
+) -> Result<usize> {
     let fifo = queue_url.ends_with(".fifo");
-    for event in events {
-        let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
+    let text = |value: &str| {
+        aws_sdk_sqs::types::MessageAttributeValue::builder()
             .data_type("String")
-            .string_value(event.event_type.name())
-            .build()?;
+            .string_value(value)
+            .build()
+    };
+    for event in events {
         let mut message = sqs
             .send_message()
             .queue_url(queue_url)
             .message_body(event.to_json())
-            .message_attributes(esign_events::publish::EVENT_TYPE_ATTRIBUTE, attribute);
+            .message_attributes(
+                esign_events::publish::EVENT_TYPE_ATTRIBUTE,
+                text(event.event_type.name())?,
+            );
+        if run.reprocess {
+            message = message.message_attributes(REPLAY_ATTRIBUTE, text(&run.id)?);
+        }
         if fifo {
             message = message
                 .message_group_id(event.partition_key())
-                .message_deduplication_id(format!("{}-{}", &run[..8], event.event_id));
+                .message_deduplication_id(format!("{}-{}", &run.id[..8], event.event_id));
         }
         message
             .send()
@@ -71,4 +145,65 @@ pub async fn send(sqs: &aws_sdk_sqs::Client, queue_url: &str, events: &[Event]) 
             .with_context(|| format!("sending {}", event.event_id))?;
     }
     Ok(events.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str) -> Event {
+        let path = format!(
+            "{}/../../shared/events/tests/fixtures/events/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        Event::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_consumer_but_audit_can_be_replayed_to() {
+        let all: Vec<_> = consumers().into_iter().collect();
+        assert_eq!(all, ["certificate", "document", "envelope", "notification"]);
+        assert_eq!(queue_name("document"), "document-events.fifo");
+    }
+
+    #[test]
+    fn an_unknown_consumer_or_the_audit_chain_is_refused_by_name() {
+        let err = check_consumer("billing").unwrap_err().to_string();
+        assert!(
+            err.contains("--consumer billing: no event goes to it"),
+            "{err}"
+        );
+        assert!(err.contains("certificate, document, envelope, notification"));
+        let err = check_consumer("audit").unwrap_err().to_string();
+        assert!(
+            err.contains("the audit chain is what replay reads"),
+            "{err}"
+        );
+        check_consumer("notification").unwrap();
+    }
+
+    #[test]
+    fn a_consumer_gets_only_the_types_it_subscribes_to_in_order() {
+        let history = vec![
+            event("envelope.sent"),
+            event("document.uploaded"),
+            event("envelope.viewed"),
+            event("envelope.completed"),
+        ];
+        let names = |c: &str| -> Vec<&'static str> {
+            for_consumer(history.clone(), c)
+                .iter()
+                .map(|e| e.event_type.name())
+                .collect()
+        };
+        assert_eq!(
+            names("document"),
+            ["document.uploaded", "envelope.completed"]
+        );
+        assert_eq!(names("certificate"), ["envelope.completed"]);
+        assert_eq!(
+            names("notification"),
+            ["envelope.sent", "envelope.viewed", "envelope.completed"]
+        );
+    }
 }

@@ -46,6 +46,42 @@ pub struct RecordContext {
     pub queue_arn: Option<String>,
     /// When the invocation must be done (Unix milliseconds): the lock expiry for side effects.
     pub deadline_ms: i64,
+    /// Set when the message is a deliberate re-run of an event (`esign-bus replay
+    /// --reprocess`): the event was handled before and is to be handled again, once per replay.
+    pub replay_id: Option<String>,
+}
+
+/// The message attribute that marks a replayed message for reprocessing.
+pub const REPLAY_ATTRIBUTE: &str = "replayId";
+
+impl RecordContext {
+    /// What idempotency keys of side effects are made of: the event id, or the event id and the
+    /// replay for a reprocessed event, so that a replay does its work again, exactly once.
+    pub fn idempotency_scope(&self, event: &Event) -> String {
+        match &self.replay_id {
+            None => event.event_id.to_string(),
+            Some(replay) => format!("{}~replay-{replay}", event.event_id),
+        }
+    }
+}
+
+/// Reads the replay attribute: 1 to 64 ASCII letters, digits or `-`, since it becomes part of
+/// every idempotency key the record guards.
+fn replay_id(record: &SqsMessage) -> Result<Option<String>, String> {
+    let Some(attribute) = record.message_attributes.get(REPLAY_ATTRIBUTE) else {
+        return Ok(None);
+    };
+    match attribute.string_value.as_deref() {
+        Some(v)
+            if (1..=64).contains(&v.len())
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+        {
+            Ok(Some(v.to_owned()))
+        }
+        _ => Err(format!(
+            "message attribute {REPLAY_ATTRIBUTE} must be a string of 1 to 64 letters, digits or '-'"
+        )),
+    }
 }
 
 /// Why a handler could not handle an event.
@@ -109,6 +145,8 @@ pub fn now_ms() -> i64 {
 struct Prepared<'a> {
     ctx: RecordContext,
     event: Result<Event, EventError>,
+    /// What is wrong with the replay attribute, if it is malformed.
+    bad_replay: Option<String>,
     record: &'a SqsMessage,
 }
 
@@ -156,6 +194,10 @@ fn prepare(
     let receive_count = attribute("ApproximateReceiveCount")
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
+    let (replay_id, bad_replay) = match replay_id(record) {
+        Ok(id) => (id, None),
+        Err(e) => (None, Some(e)),
+    };
     Ok(Prepared {
         ctx: RecordContext {
             message_id,
@@ -163,8 +205,10 @@ fn prepare(
             receive_count,
             queue_arn: record.event_source_arn.clone(),
             deadline_ms,
+            replay_id,
         },
         event,
+        bad_replay,
         record,
     })
 }
@@ -294,6 +338,7 @@ impl<H: Handler, S: IdempotencyStore, Q: QueueOps> Consumer<'_, H, S, Q> {
                 event_id = tracing::field::Empty,
                 event_type = tracing::field::Empty,
                 trace_id = tracing::field::Empty,
+                replay_id = ctx.replay_id.as_deref(),
             );
             let event_type = record
                 .event
@@ -395,6 +440,14 @@ impl<H: Handler, S: IdempotencyStore, Q: QueueOps> Consumer<'_, H, S, Q> {
                 };
             }
         };
+        if let Some(message) = &record.bad_replay {
+            tracing::warn!(error = %message, "record has a malformed replay attribute");
+            return Outcome::Permanent {
+                kind: "bad_replay_id",
+                message: format!("event {}: {message}", event.event_id),
+                first_failure_ms: now,
+            };
+        }
         let span = tracing::Span::current();
         span.record("event_id", tracing::field::display(event.event_id));
         span.record("event_type", event.event_type.name());
@@ -408,7 +461,10 @@ impl<H: Handler, S: IdempotencyStore, Q: QueueOps> Consumer<'_, H, S, Q> {
             metrics.count("DeprecatedVersionConsumed", &[("EventType", event_type)]);
         }
 
-        let key = format!("{}#{}", self.name, event.event_id);
+        if ctx.replay_id.is_some() {
+            metrics.count("RecordsReplayed", &[("EventType", event_type)]);
+        }
+        let key = format!("{}#{}", self.name, ctx.idempotency_scope(event));
         let hash = payload_hash(event_type, &event.version, event.data());
         match self.store.acquire(&key, &hash, now, ctx.deadline_ms).await {
             Ok(Acquired::AlreadyDone) => {

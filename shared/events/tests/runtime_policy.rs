@@ -308,6 +308,85 @@ async fn a_redelivered_event_is_handled_once() {
     );
 }
 
+/// A record that carries a replay id, as `esign-bus replay --reprocess` sends it.
+fn replayed(n: u32, body: &str, group: &str, replay: &str) -> Value {
+    let mut r = record(n, body, group, 1);
+    r["messageAttributes"] = json!({
+        "replayId": {"stringValue": replay, "dataType": "String"}
+    });
+    r
+}
+
+/// A handled event replayed for reprocessing is handled again, once per replay: a redelivery of
+/// the replayed message is skipped, a second replay runs again, a plain re-publication does not.
+#[tokio::test]
+async fn a_reprocessing_replay_runs_a_handled_event_again_once() {
+    let handler = Scripted::default();
+    let store = MemoryStore::new();
+    let queue = RecordingQueue::new(60, 3);
+    let body = event(1, ENV_A).to_string();
+    let one = |r: Value| batch(vec![r]);
+    run(&handler, &store, &queue, &one(record(1, &body, ENV_A, 1))).await;
+    run(&handler, &store, &queue, &one(record(2, &body, ENV_A, 1))).await;
+    assert_eq!(handler.ran(), vec!["01"], "a plain duplicate is skipped");
+
+    let (failed, metrics) = run(
+        &handler,
+        &store,
+        &queue,
+        &one(replayed(3, &body, ENV_A, "run-1")),
+    )
+    .await;
+    assert!(failed.is_empty());
+    assert_eq!(handler.ran(), vec!["01", "01"], "the replay runs it again");
+    assert_eq!(
+        metrics.total("RecordsReplayed", &[("EventType", "envelope.viewed")]),
+        1.0
+    );
+    run(
+        &handler,
+        &store,
+        &queue,
+        &one(replayed(4, &body, ENV_A, "run-1")),
+    )
+    .await;
+    assert_eq!(handler.ran().len(), 2, "the replay's redelivery is skipped");
+    run(
+        &handler,
+        &store,
+        &queue,
+        &one(replayed(5, &body, ENV_A, "run-2")),
+    )
+    .await;
+    assert_eq!(handler.ran().len(), 3, "another replay runs it once more");
+}
+
+/// A replay id that can't be part of an idempotency key parks the record with the reason, and
+/// the handler never sees it.
+#[tokio::test]
+async fn a_malformed_replay_id_is_parked_at_once() {
+    for bad in ["", "has space", &"x".repeat(65), "run#1"] {
+        let handler = Scripted::default();
+        let queue = RecordingQueue::new(60, 3);
+        let body = event(1, ENV_A).to_string();
+        let (failed, _) = run(
+            &handler,
+            &MemoryStore::new(),
+            &queue,
+            &batch(vec![replayed(1, &body, ENV_A, bad)]),
+        )
+        .await;
+        assert_eq!(failed, vec!["m-1"], "{bad:?}");
+        assert!(handler.ran().is_empty());
+        let reason = attrs(&queue, 0);
+        assert_eq!(reason["errorKind"], "bad_replay_id");
+        assert!(
+            reason["errorMessage"].contains("replayId must be a string of 1 to 64"),
+            "{reason:?}"
+        );
+    }
+}
+
 /// While another attempt holds the event's lock, the record is retried later, never counted
 /// as done; once that lock expires the event is taken over.
 #[tokio::test]
