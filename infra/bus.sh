@@ -12,6 +12,8 @@
 #   infra/bus.sh publish FILE   publish an event to the running local stack
 #   infra/bus.sh outbox         print the e-mails and SMS the local stack captured
 #   infra/bus.sh verify-sender EMAIL   make an address a verified SES sending identity
+#   infra/bus.sh dlq list|redrive QUEUE ...   what is parked and why; send it back after a fix
+#   infra/bus.sh replay ENVELOPE --consumer NAME ...   re-send an envelope's history
 #
 # Local parameters: SmsEnabled=true, so SMS can be seen in the local SNS log.
 set -euo pipefail
@@ -107,7 +109,7 @@ case "${1:-}" in
     "$BIN/esign-bus" outbox --expect 12 --wait-secs 60
     log "the bus is still running: publish more with 'infra/bus.sh publish <file>', read mail with 'infra/bus.sh outbox', stop it with 'infra/bus.sh down'"
     ;;
-  publish | outbox | verify-sender)
+  publish | outbox | verify-sender | dlq | replay)
     BIN="$(target_dir)/debug"
     [[ -x "$BIN/esign-bus" ]] || cargo build -p bus-cli --quiet
     "$BIN/esign-bus" "$@"
@@ -130,7 +132,7 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   *)
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -7,8 +7,11 @@
 //! - [`event_source`] plays Lambda's SQS event source mapping: it receives batches, invokes the
 //!   function through the Runtime API and deletes what succeeded.
 //! - [`outbox`] reads the mail and SMS that the local SES and SNS captured.
+//! - [`replay`] re-sends an envelope's history from its audit chain to a consumer.
+//! - [`dlq`] lists what the dead-letter queues hold and sends it back after a fix.
 
 pub mod deploy;
+pub mod dlq;
 pub mod event_source;
 pub mod outbox;
 pub mod replay;

@@ -21,6 +21,30 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum DlqCommand {
+    /// List the parked messages of a queue's dead-letter queue with their reasons (no bodies).
+    List {
+        /// The queue whose dead-letter queue to read, such as notification-events.fifo.
+        queue: String,
+    },
+    /// Send parked messages back to their queue, each envelope's in its order, and delete them
+    /// from the dead-letter queue.
+    Redrive {
+        /// The queue whose dead-letter queue to empty, such as notification-events.fifo.
+        queue: String,
+        /// Only the messages of this envelope (message group).
+        #[arg(long)]
+        envelope: Option<String>,
+        /// Only the message of this event id.
+        #[arg(long)]
+        event: Option<String>,
+        /// Everything parked, when neither --envelope nor --event is given.
+        #[arg(long, conflicts_with_all = ["envelope", "event"])]
+        all: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Validate the events in JSON files and publish them to their categories' topics.
     Publish {
@@ -75,6 +99,11 @@ enum Command {
         /// List what would be sent, send nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Dead-letter queues: what is parked and why, and sending it back after a fix.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
     },
     /// Register an address as a verified SES sending identity (what a sender needs before
     /// invitations can go out from their address).
@@ -266,6 +295,41 @@ async fn main() -> Result<()> {
                     "replayed {sent} event(s) to {queue} {mode} (replay {})",
                     run.id
                 );
+            }
+        }
+        Command::Dlq { command } => {
+            let sqs = aws_sdk_sqs::Client::new(aws().await);
+            match command {
+                DlqCommand::List { queue } => {
+                    let pair = bus_cli::dlq::Pair::of(&sqs, &queue).await?;
+                    let parked = bus_cli::dlq::list(&sqs, &pair.dead_letter_url).await?;
+                    for m in &parked {
+                        println!("{}", m.line());
+                    }
+                    println!("{} parked message(s) in view", parked.len());
+                }
+                DlqCommand::Redrive {
+                    queue,
+                    envelope,
+                    event,
+                    all,
+                } => {
+                    if !all && envelope.is_none() && event.is_none() {
+                        anyhow::bail!(
+                            "redrive needs --envelope <id>, --event <id> or, for everything, --all"
+                        );
+                    }
+                    let pair = bus_cli::dlq::Pair::of(&sqs, &queue).await?;
+                    let filter = bus_cli::dlq::Filter {
+                        group: envelope,
+                        event_id: event,
+                    };
+                    let moved = bus_cli::dlq::redrive(&sqs, &pair, &filter).await?;
+                    for m in &moved {
+                        println!("{}", m.line());
+                    }
+                    println!("sent {} message(s) back to {queue}", moved.len());
+                }
             }
         }
         Command::VerifySender { email } => {
