@@ -92,7 +92,8 @@ async fn sequential_and_parallel_envelopes_mail_exactly_the_right_people() {
 
 /// An event whose processing can't succeed (SES refuses its unverified sender) is parked in
 /// notification-events-dlq after one receive, in its own message group and with the reason;
-/// the envelopes published before and after it are delivered meanwhile.
+/// the envelopes published before and after it are delivered meanwhile; once the cause is fixed,
+/// redriving that envelope from the dead-letter queue delivers it.
 #[tokio::test]
 async fn a_failing_event_is_parked_in_the_dlq_while_other_envelopes_flow() {
     let stack = LocalStack::connect().await;
@@ -141,6 +142,27 @@ async fn a_failing_event_is_parked_in_the_dlq_while_other_envelopes_flow() {
         "the address is scrubbed: {reason:?}"
     );
     assert!(stack.mails_to(&[cast.address("poison")]).await.is_empty());
+
+    // The cause fixed (the sender verified), the operator sends that envelope back and its
+    // invitation goes out.
+    stack.verify_sender(&unverified).await;
+    let sqs = aws_sdk_sqs::Client::new(&stack.aws);
+    let pair = bus_cli::dlq::Pair::of(&sqs, "notification-events.fifo")
+        .await
+        .unwrap();
+    let only_poison = bus_cli::dlq::Filter {
+        group: Some(poison.partition_key()),
+        event_id: None,
+    };
+    let moved = bus_cli::dlq::redrive(&sqs, &pair, &only_poison)
+        .await
+        .unwrap();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].event_id, Some(poison.event_id.to_string()));
+    let mails = stack
+        .wait_for_mails(&[cast.address("poison")], 1, Duration::from_secs(30))
+        .await;
+    assert_eq!(mails.len(), 1, "delivered once redriven");
 }
 
 /// With SMS switched on (as `infra/bus.sh` deploys it), an invited signer with a phone gets a
