@@ -1,17 +1,29 @@
 //! The document function: checks uploads, deletes what is deleted, and marks an envelope's
 //! documents completed.
 
-use crate::inspect::{inspect, Verdict};
+use crate::inspect::{inspect_within, Verdict};
 use aws_sdk_dynamodb::types::AttributeValue;
 use esign_events::catalogue::{
     DocumentErrorType, DocumentProcessingFailed, DocumentProcessingStarted, DocumentReady,
     DocumentUploaded, ProcessingType, StorageLocation,
 };
 use esign_events::publish::{Publisher, Sink};
-use esign_events::runtime::{Handler, HandlerError, RecordContext};
+use esign_events::runtime::{now_ms, Handler, HandlerError, RecordContext};
 use esign_events::time::Timestamp;
 use esign_events::{Event, Payload};
+use std::time::Duration;
 use uuid::Uuid;
+
+/// The longest a thumbnail may take to render.
+const THUMBNAIL_BUDGET: Duration = Duration::from_secs(15);
+/// What the invocation keeps, after the thumbnail, for storing it and publishing the outcome.
+const AFTER_THUMBNAIL: Duration = Duration::from_secs(10);
+
+/// The thumbnail's time: [`THUMBNAIL_BUDGET`], less when the invocation has less left.
+pub fn thumbnail_budget(deadline_ms: i64, now_ms: i64) -> Duration {
+    let left = Duration::from_millis(u64::try_from(deadline_ms - now_ms).unwrap_or(0));
+    THUMBNAIL_BUDGET.min(left.saturating_sub(AFTER_THUMBNAIL))
+}
 
 /// The document function's handler.
 pub struct DocumentHandler<S> {
@@ -83,7 +95,12 @@ impl<S: Sink> DocumentHandler<S> {
         Ok(())
     }
 
-    async fn uploaded(&self, event: &Event, up: &DocumentUploaded) -> Result<(), HandlerError> {
+    async fn uploaded(
+        &self,
+        event: &Event,
+        up: &DocumentUploaded,
+        ctx: &RecordContext,
+    ) -> Result<(), HandlerError> {
         let steps = vec![
             ProcessingType::VirusScan,
             ProcessingType::Checksum,
@@ -118,7 +135,12 @@ impl<S: Sink> DocumentHandler<S> {
                 _ => retryable(esign_events::aws::describe(&e)),
             })?;
         let bytes = object.body.collect().await.map_err(retryable)?.into_bytes();
-        let inspection = inspect(&bytes, &up.content_type);
+        let inspection = inspect_within(
+            bytes.to_vec(),
+            up.content_type.clone(),
+            thumbnail_budget(ctx.deadline_ms, now_ms()),
+        )
+        .await;
 
         if let Some((error_type, message)) = outcome(up, &inspection.verdict) {
             if error_type == DocumentErrorType::VirusDetected {
@@ -201,9 +223,9 @@ impl<S: Sink> DocumentHandler<S> {
 }
 
 impl<S: Sink> Handler for DocumentHandler<S> {
-    async fn handle(&self, event: &Event, _ctx: &RecordContext) -> Result<(), HandlerError> {
+    async fn handle(&self, event: &Event, ctx: &RecordContext) -> Result<(), HandlerError> {
         match &event.payload {
-            Payload::DocumentUploaded(up) => self.uploaded(event, up).await,
+            Payload::DocumentUploaded(up) => self.uploaded(event, up, ctx).await,
             Payload::DocumentDeleted(deleted) => {
                 self.s3
                     .delete_object()
@@ -224,5 +246,19 @@ impl<S: Sink> Handler for DocumentHandler<S> {
             }
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_thumbnail_gets_its_budget_less_when_time_is_short() {
+        let now = 1_000_000;
+        assert_eq!(thumbnail_budget(now + 50_000, now), THUMBNAIL_BUDGET);
+        assert_eq!(thumbnail_budget(now + 14_000, now), Duration::from_secs(4));
+        assert_eq!(thumbnail_budget(now + 5_000, now), Duration::ZERO);
+        assert_eq!(thumbnail_budget(now - 1, now), Duration::ZERO);
     }
 }

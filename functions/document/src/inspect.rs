@@ -19,7 +19,8 @@
 //!    [`Verdict::Corrupted`] reason.
 //! 5. Every stream of the parsed PDF is decoded and scanned again, so a test
 //!    file packed into a compressed stream or an attachment is found too.
-//! 6. A thumbnail of the first page (with the `thumbnail` feature).
+//! 6. A thumbnail of the first page (with the `thumbnail` feature); [`inspect_within`] gives
+//!    it a time budget.
 //!
 //! # Virus scanning
 //!
@@ -103,21 +104,73 @@ const MARKER_WINDOW: usize = 1024;
 
 /// Inspects `bytes`, stored under the declared `content_type`.
 pub fn inspect(bytes: &[u8], content_type: &str) -> Inspection {
+    let mut inspection = check(bytes, content_type);
+    if inspection.verdict == Verdict::Clean {
+        inspection.thumbnail_png = thumbnail(bytes);
+    }
+    inspection
+}
+
+/// Everything [`inspect`] finds but the thumbnail.
+fn check(bytes: &[u8], content_type: &str) -> Inspection {
     let sha256 = hex::encode(Sha256::digest(bytes));
     let finding = examine(bytes, content_type);
     Inspection {
         sha256,
         page_count: finding.page_count,
         verdict: finding.verdict,
-        thumbnail_png: finding.thumbnail_png,
+        thumbnail_png: None,
     }
 }
 
-/// Everything but the checksum.
+/// [`inspect`] for an async caller: the checks on a blocking thread, and the thumbnail on
+/// another within `thumbnail_budget`. A thumbnail is optional, so a page that takes longer to
+/// render leaves the document without one rather than the invocation out of time. The render
+/// can't be interrupted: its thread runs on to the end in the background, while the document is
+/// published without a thumbnail.
+pub async fn inspect_within(
+    bytes: Vec<u8>,
+    content_type: String,
+    thumbnail_budget: std::time::Duration,
+) -> Inspection {
+    let bytes = std::sync::Arc::new(bytes);
+    let checked = {
+        let bytes = bytes.clone();
+        tokio::task::spawn_blocking(move || check(&bytes, &content_type)).await
+    };
+    let mut inspection = match checked {
+        Ok(inspection) => inspection,
+        // `check` contains its parsers' panics, so this is a panic of our own.
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    if inspection.verdict == Verdict::Clean {
+        inspection.thumbnail_png = within(thumbnail_budget, move || thumbnail(&bytes)).await;
+    }
+    inspection
+}
+
+/// Runs `work` on a blocking thread and gives up waiting for it after `budget`.
+pub async fn within<T: Send + 'static>(
+    budget: std::time::Duration,
+    work: impl FnOnce() -> Option<T> + Send + 'static,
+) -> Option<T> {
+    match tokio::time::timeout(budget, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(done)) => done,
+        Ok(Err(_)) => None,
+        Err(_) => {
+            tracing::warn!(
+                budget_ms = budget.as_millis() as u64,
+                "thumbnail not rendered in time; the document goes on without one"
+            );
+            None
+        }
+    }
+}
+
+/// What the checks found besides the checksum.
 struct Finding {
     verdict: Verdict,
     page_count: Option<u32>,
-    thumbnail_png: Option<Vec<u8>>,
 }
 
 impl Finding {
@@ -125,7 +178,6 @@ impl Finding {
         Finding {
             verdict,
             page_count: None,
-            thumbnail_png: None,
         }
     }
 }
@@ -152,7 +204,6 @@ fn examine(bytes: &[u8], content_type: &str) -> Finding {
     Finding {
         verdict: Verdict::Clean,
         page_count: Some(pdf.page_count),
-        thumbnail_png: thumbnail(bytes),
     }
 }
 
@@ -393,6 +444,41 @@ mod tests {
             Verdict::Corrupted { reason } => reason,
             other => panic!("expected Corrupted, got {other:?}"),
         }
+    }
+
+    /// Work that outlasts its budget is given up on when the budget ends, not when the work does.
+    #[tokio::test]
+    async fn a_render_past_its_budget_is_given_up_on_time() {
+        let started = std::time::Instant::now();
+        let late = within(std::time::Duration::from_millis(50), || {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            Some(1)
+        })
+        .await;
+        assert_eq!(late, None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let quick = within(std::time::Duration::from_secs(5), || Some(2)).await;
+        assert_eq!(quick, Some(2));
+    }
+
+    /// The async inspection finds what the plain one finds, thumbnail included when in budget,
+    /// and a clean document stays clean without one when the budget is nil.
+    #[tokio::test]
+    async fn the_bounded_inspection_agrees_with_the_plain_one() {
+        let bytes = pdf(2, None);
+        let plain = inspect(&bytes, "application/pdf");
+        let bounded = inspect_within(
+            bytes.clone(),
+            "application/pdf".into(),
+            std::time::Duration::from_secs(30),
+        )
+        .await;
+        assert_eq!(bounded, plain);
+        let hurried =
+            inspect_within(bytes, "application/pdf".into(), std::time::Duration::ZERO).await;
+        assert_eq!(hurried.verdict, Verdict::Clean);
+        assert_eq!(hurried.page_count, Some(2));
+        assert_eq!(hurried.thumbnail_png, None);
     }
 
     /// The checksum is the SHA-256 of the bytes, in lowercase hex.
