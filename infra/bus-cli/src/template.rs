@@ -355,6 +355,45 @@ mod tests {
         Template::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml")).unwrap()
     }
 
+    /// Each dead-letter queue (a target of some redrive policy) has a depth alarm, and each
+    /// alarm tells the operators' topic when it fires and when it clears.
+    #[test]
+    fn every_dead_letter_queue_has_an_alarm_that_tells_the_operators() {
+        let template = repo_template();
+        let resources = template.doc["Resources"].as_mapping().unwrap();
+        let queue_of = |v: &Value| match expr(v) {
+            Some(Expr::GetAtt(queue, _)) => Some(queue),
+            _ => None,
+        };
+        let dead_letter_queues: std::collections::BTreeSet<String> = resources
+            .values()
+            .filter_map(|r| queue_of(&r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]))
+            .collect();
+        let alarms: Vec<&Value> = resources
+            .values()
+            .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+            .collect();
+        let operators = Some(Expr::Ref("OperatorAlarmsTopic".into()));
+        for alarm in &alarms {
+            for actions in ["AlarmActions", "OKActions"] {
+                let targets: Vec<_> = alarm["Properties"][actions]
+                    .as_sequence()
+                    .map(|s| s.iter().map(expr).collect())
+                    .unwrap_or_default();
+                assert_eq!(targets, vec![operators.clone()], "{actions} of {alarm:?}");
+            }
+        }
+        let watched: std::collections::BTreeSet<String> = alarms
+            .iter()
+            .filter(|a| {
+                a["Properties"]["MetricName"].as_str() == Some("ApproximateNumberOfMessagesVisible")
+            })
+            .filter_map(|a| queue_of(&a["Properties"]["Dimensions"][0]["Value"]))
+            .collect();
+        assert_eq!(dead_letter_queues.len(), 6);
+        assert_eq!(watched, dead_letter_queues);
+    }
+
     #[test]
     fn reads_the_notification_function_from_the_repo_template() {
         let functions = repo_template().functions().unwrap();
