@@ -623,4 +623,13 @@ async fn a_replay_reprocesses_only_when_asked_and_then_once() {
     assert_eq!(mails[0].subject, mails[1].subject);
     let confirmations = stack.mails_to(std::slice::from_ref(&sender)).await;
     assert_eq!(confirmations.len(), 2, "the sender's confirmation too");
+    // The chain's copy lacks the access codes; the plain replay is still the same event, a
+    // duplicate, not a payload conflict parked in the dead-letter queue.
+    assert!(
+        stack
+            .parked("notification-events-dlq.fifo", &id, Duration::from_secs(1))
+            .await
+            .is_empty(),
+        "nothing of this envelope is parked"
+    );
 }

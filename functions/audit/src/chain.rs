@@ -8,17 +8,7 @@
 
 use esign_events::Event;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-/// Field names whose values are secrets, wherever they appear in an event.
-const SECRET_FIELDS: &[&str] = &[
-    "accessCode",
-    "verificationToken",
-    "resetToken",
-    "token",
-    "password",
-];
 
 /// One entry of an envelope's chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,21 +28,10 @@ pub struct Entry {
 /// The event as stored and hashed: secrets removed, keys sorted, no whitespace.
 pub fn canonical(event: &Event) -> String {
     let mut value = event.to_value();
-    strip_secrets(&mut value);
+    esign_events::personal::strip_secrets(&mut value);
     let mut out = Vec::new();
     esign_events::idempotency::canonical(&value, &mut |b| out.extend_from_slice(b));
     String::from_utf8(out).expect("JSON is UTF-8")
-}
-
-fn strip_secrets(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.retain(|k, _| !SECRET_FIELDS.contains(&k.as_str()));
-            map.values_mut().for_each(strip_secrets);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip_secrets),
-        _ => {}
-    }
 }
 
 /// The hash linking `canonical` to the entry before.

@@ -96,16 +96,26 @@ pub fn payload_hash(event_type: &str, version: &str, data: &Value) -> String {
     hasher.update([0]);
     hasher.update(version.as_bytes());
     hasher.update([0]);
-    canonical(data, &mut |bytes| hasher.update(bytes));
+    // Secrets are left out, as the audit chain leaves them out: an event replayed from the chain
+    // then hashes as its original did, and is a duplicate rather than a conflict.
+    write_canonical(data, crate::personal::SECRET_FIELDS, &mut |bytes| {
+        hasher.update(bytes)
+    });
     hex::encode(hasher.finalize())
 }
 
 /// Writes JSON with object keys sorted, so equal values hash equally.
 pub fn canonical(value: &Value, out: &mut dyn FnMut(&[u8])) {
+    write_canonical(value, &[], out)
+}
+
+/// [`canonical`], leaving out the members named in `skip` at any depth.
+fn write_canonical(value: &Value, skip: &[&str], out: &mut dyn FnMut(&[u8])) {
     match value {
         Value::Object(map) => {
             out(b"{");
-            let mut keys: Vec<&String> = map.keys().collect();
+            let mut keys: Vec<&String> =
+                map.keys().filter(|k| !skip.contains(&k.as_str())).collect();
             keys.sort();
             for (i, key) in keys.into_iter().enumerate() {
                 if i > 0 {
@@ -113,7 +123,7 @@ pub fn canonical(value: &Value, out: &mut dyn FnMut(&[u8])) {
                 }
                 out(Value::String(key.clone()).to_string().as_bytes());
                 out(b":");
-                canonical(&map[key], out);
+                write_canonical(&map[key], skip, out);
             }
             out(b"}");
         }
@@ -123,7 +133,7 @@ pub fn canonical(value: &Value, out: &mut dyn FnMut(&[u8])) {
                 if i > 0 {
                     out(b",");
                 }
-                canonical(item, out);
+                write_canonical(item, skip, out);
             }
             out(b"]");
         }
@@ -495,5 +505,25 @@ mod tests {
         assert_eq!(payload_hash("t", "1.0", &a), payload_hash("t", "1.0", &b));
         assert_ne!(payload_hash("t", "1.0", &a), payload_hash("t", "1.0", &c));
         assert_ne!(payload_hash("t", "1.0", &a), payload_hash("t", "1.1", &a));
+    }
+
+    #[test]
+    fn the_payload_hash_leaves_secrets_out_at_any_depth() {
+        let with: Value =
+            serde_json::from_str(r#"{"r":[{"id":1,"accessCode":"K7Q2"}],"token":"t1"}"#).unwrap();
+        let without: Value = serde_json::from_str(r#"{"r":[{"id":1}]}"#).unwrap();
+        let other: Value = serde_json::from_str(r#"{"r":[{"id":2}]}"#).unwrap();
+        assert_eq!(
+            payload_hash("t", "1.0", &with),
+            payload_hash("t", "1.0", &without)
+        );
+        assert_ne!(
+            payload_hash("t", "1.0", &without),
+            payload_hash("t", "1.0", &other)
+        );
+        // Only the hash leaves them out: the canonical form itself is whole.
+        let mut text = Vec::new();
+        canonical(&with, &mut |b| text.extend_from_slice(b));
+        assert!(String::from_utf8(text).unwrap().contains("K7Q2"));
     }
 }

@@ -191,6 +191,28 @@ pub fn scrub(text: &str) -> String {
     out.join(" ")
 }
 
+/// Field names whose values are secrets, wherever they appear in an event: the bus's own records
+/// of events (the audit chain, the idempotency hash) leave them out.
+pub const SECRET_FIELDS: &[&str] = &[
+    "accessCode",
+    "verificationToken",
+    "resetToken",
+    "token",
+    "password",
+];
+
+/// Removes every [`SECRET_FIELDS`] member from a JSON value, at any depth.
+pub fn strip_secrets(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|k, _| !SECRET_FIELDS.contains(&k.as_str()));
+            map.values_mut().for_each(strip_secrets);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_secrets),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

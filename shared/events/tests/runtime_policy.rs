@@ -361,6 +361,57 @@ async fn a_reprocessing_replay_runs_a_handled_event_again_once() {
     assert_eq!(handler.ran().len(), 3, "another replay runs it once more");
 }
 
+/// An event replayed from the audit chain has its secrets removed; a plain replay of it is still
+/// the same event (a skipped duplicate), not a reused id with another payload.
+#[tokio::test]
+async fn an_event_replayed_without_its_secrets_is_a_duplicate_not_a_conflict() {
+    let handler = Scripted::default();
+    let store = MemoryStore::new();
+    let queue = RecordingQueue::new(60, 3);
+    let original = fixture("envelope.sent");
+    assert!(original.to_string().contains("accessCode"));
+    let mut from_chain = original.clone();
+    esign_events::personal::strip_secrets(&mut from_chain);
+    let group = original["data"]["envelopeId"].as_str().unwrap().to_owned();
+    run(
+        &handler,
+        &store,
+        &queue,
+        &batch(vec![record(1, &original.to_string(), &group, 1)]),
+    )
+    .await;
+    let (failed, metrics) = run(
+        &handler,
+        &store,
+        &queue,
+        &batch(vec![record(2, &from_chain.to_string(), &group, 1)]),
+    )
+    .await;
+    assert!(failed.is_empty());
+    assert!(queue.parked.lock().unwrap().is_empty(), "nothing parked");
+    assert_eq!(handler.ran().len(), 1);
+    assert_eq!(
+        metrics.total("DuplicatesSkipped", &[("EventType", "envelope.sent")]),
+        1.0
+    );
+}
+
+/// Parking keeps a record's replay id and redrive id, so a redriven replay stays a replay and a
+/// redrive run can tell its own messages parked again.
+#[tokio::test]
+async fn parking_keeps_the_replay_and_redrive_ids() {
+    let handler = Scripted::default();
+    let queue = RecordingQueue::new(60, 3);
+    let mut r = replayed(1, "not json", ENV_A, "run-1");
+    r["messageAttributes"]["redriveId"] = json!({"stringValue": "rd-1", "dataType": "String"});
+    let (failed, _) = run(&handler, &MemoryStore::new(), &queue, &batch(vec![r])).await;
+    assert_eq!(failed, vec!["m-1"]);
+    let reason = attrs(&queue, 0);
+    assert_eq!(reason["errorKind"], "not_json");
+    assert_eq!(reason["replayId"], "run-1");
+    assert_eq!(reason["redriveId"], "rd-1");
+}
+
 /// A replay id that can't be part of an idempotency key parks the record with the reason, and
 /// the handler never sees it.
 #[tokio::test]
