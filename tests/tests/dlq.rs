@@ -119,7 +119,7 @@ async fn one_envelopes_parked_messages_go_back_in_order_and_the_rest_stays() {
         group: Some(a.clone()),
         event_id: None,
     };
-    let moved = dlq::redrive(&sqs, &pair, &only_a).await.unwrap();
+    let moved = dlq::redrive(&sqs, &pair, &only_a).await.unwrap().moved;
     let moved_ids: Vec<String> = moved.iter().filter_map(|m| m.event_id.clone()).collect();
     assert_eq!(moved_ids, a_events);
 
@@ -170,9 +170,40 @@ async fn one_envelopes_parked_messages_go_back_in_order_and_the_rest_stays() {
         group: None,
         event_id: Some(b_events[0].clone()),
     };
-    assert_eq!(dlq::redrive(&sqs, &pair, &only_b).await.unwrap().len(), 1);
+    assert_eq!(
+        dlq::redrive(&sqs, &pair, &only_b)
+            .await
+            .unwrap()
+            .moved
+            .len(),
+        1
+    );
     assert!(dlq::list(&sqs, &pair.dead_letter_url)
         .await
         .unwrap()
         .is_empty());
+
+    // A message this very run sent back, which failed again and was parked again (parking
+    // keeps the run's id), is not sent round once more: it stays parked and is reported.
+    sqs.send_message()
+        .queue_url(&pair.dead_letter_url)
+        .message_body(r#"{"eventId":"again"}"#)
+        .message_group_id(&b)
+        .message_deduplication_id(format!("again-{tag}"))
+        .message_attributes("eventId", text("again"))
+        .message_attributes("errorKind", text("permanent"))
+        .message_attributes("redriveId", text("run-x"))
+        .send()
+        .await
+        .unwrap();
+    let done = dlq::redrive_as(&sqs, &pair, &Filter::default(), "run-x")
+        .await
+        .unwrap();
+    assert!(done.moved.is_empty());
+    assert_eq!(done.parked_again.len(), 1);
+    assert!(done.parked_again[0].line().contains("redriven=yes"));
+    assert_eq!(
+        dlq::list(&sqs, &pair.dead_letter_url).await.unwrap().len(),
+        1
+    );
 }

@@ -156,7 +156,8 @@ async fn a_failing_event_is_parked_in_the_dlq_while_other_envelopes_flow() {
     };
     let moved = bus_cli::dlq::redrive(&sqs, &pair, &only_poison)
         .await
-        .unwrap();
+        .unwrap()
+        .moved;
     assert_eq!(moved.len(), 1);
     assert_eq!(moved[0].event_id, Some(poison.event_id.to_string()));
     let mails = stack

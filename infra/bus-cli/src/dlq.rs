@@ -13,7 +13,7 @@
 use anyhow::{Context, Result};
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
 use esign_events::publish::EVENT_TYPE_ATTRIBUTE;
-use esign_events::runtime::REPLAY_ATTRIBUTE;
+use esign_events::runtime::{REDRIVE_ATTRIBUTE, REPLAY_ATTRIBUTE};
 use std::collections::HashMap;
 
 /// How long a message is held while the rest of the queue is read.
@@ -34,6 +34,8 @@ pub struct ParkedMessage {
     pub first_failure_at: Option<String>,
     pub last_failure_at: Option<String>,
     pub receive_count: Option<String>,
+    /// The redrive run that last sent it back, if one did.
+    pub redrive_id: Option<String>,
 }
 
 impl ParkedMessage {
@@ -58,6 +60,7 @@ impl ParkedMessage {
             first_failure_at: attribute("firstFailureAt"),
             last_failure_at: attribute("lastFailureAt"),
             receive_count: attribute("receiveCount"),
+            redrive_id: attribute(REDRIVE_ATTRIBUTE),
         }
     }
 
@@ -65,7 +68,7 @@ impl ParkedMessage {
     pub fn line(&self) -> String {
         let or = |v: &Option<String>, d: &str| v.clone().unwrap_or_else(|| d.to_owned());
         format!(
-            "{} group={} event={} type={} kind={} consumer={} receives={} first={} last={} reason={}",
+            "{} group={} event={} type={} kind={} consumer={} receives={} first={} last={} redriven={} reason={}",
             self.message_id,
             or(&self.group, "-"),
             or(&self.event_id, "-"),
@@ -75,6 +78,7 @@ impl ParkedMessage {
             or(&self.receive_count, "-"),
             or(&self.first_failure_at, "-"),
             or(&self.last_failure_at, "-"),
+            if self.redrive_id.is_some() { "yes" } else { "no" },
             or(
                 &self.error_message,
                 "moved by the queue's redrive policy without a recorded reason"
@@ -112,14 +116,21 @@ pub struct Pair {
 impl Pair {
     /// Finds a queue by name and its dead-letter queue from its redrive policy.
     pub async fn of(sqs: &aws_sdk_sqs::Client, queue: &str) -> Result<Self> {
-        let source_url = sqs
-            .get_queue_url()
-            .queue_name(queue)
-            .send()
-            .await
-            .with_context(|| format!("queue {queue}"))?
-            .queue_url
-            .context("a queue without a URL")?;
+        let found = sqs.get_queue_url().queue_name(queue).send().await;
+        let source_url = match found {
+            Ok(out) => out.queue_url.context("a queue without a URL")?,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_queue_does_not_exist()) =>
+            {
+                let known = with_dead_letter_queues(sqs).await.unwrap_or_default();
+                anyhow::bail!(
+                    "queue {queue} does not exist; the queues with a dead-letter queue are: {}",
+                    known.join(", ")
+                );
+            }
+            Err(e) => return Err(e).with_context(|| format!("queue {queue}")),
+        };
         let attributes = sqs
             .get_queue_attributes()
             .queue_url(&source_url)
@@ -150,6 +161,33 @@ impl Pair {
             dead_letter_url,
         })
     }
+}
+
+/// The names of the queues that have a redrive policy.
+pub async fn with_dead_letter_queues(sqs: &aws_sdk_sqs::Client) -> Result<Vec<String>> {
+    let urls = sqs
+        .list_queues()
+        .send()
+        .await?
+        .queue_urls
+        .unwrap_or_default();
+    let mut names = Vec::new();
+    for url in urls {
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::RedrivePolicy)
+            .send()
+            .await?;
+        if attributes
+            .attributes()
+            .is_some_and(|a| a.contains_key(&QueueAttributeName::RedrivePolicy))
+        {
+            names.extend(url.rsplit('/').next().map(str::to_owned));
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// Receives up to ten messages and holds them.
@@ -207,17 +245,34 @@ pub async fn list(sqs: &aws_sdk_sqs::Client, dead_letter_url: &str) -> Result<Ve
     result.map(|()| seen)
 }
 
-/// Sends the parked messages that match back to their source queue, each group in its order, and
-/// returns them. Each is sent before it is deleted from the dead-letter queue, so a failure in
-/// between leaves a copy in both, which the consumer's idempotency record absorbs; nothing is
-/// lost. The reason attributes stay behind; the event type (for subscription-style filtering)
-/// and a replay id (so a reprocessing replay stays one) go with the message.
-pub async fn redrive(
+/// What a redrive did.
+#[derive(Debug, Default)]
+pub struct Redriven {
+    /// Sent back to the queue, in the order sent.
+    pub moved: Vec<ParkedMessage>,
+    /// Sent back by this run, failed again and parked again while it ran; left parked.
+    pub parked_again: Vec<ParkedMessage>,
+}
+
+/// Sends the parked messages that match back to their source queue, each group in its order.
+/// Each is sent before it is deleted from the dead-letter queue, so a failure in between leaves
+/// a copy in both, which the consumer's idempotency record absorbs; nothing is lost. The reason
+/// attributes stay behind; the event type and a replay id (so a reprocessing replay stays one)
+/// go with the message, and the run's id, which parking keeps: a message that fails again and
+/// comes back while the run reads is left parked rather than sent round again.
+pub async fn redrive(sqs: &aws_sdk_sqs::Client, pair: &Pair, filter: &Filter) -> Result<Redriven> {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    redrive_as(sqs, pair, filter, &run).await
+}
+
+/// [`redrive`] under a given run id: messages parked with that id count as parked again.
+pub async fn redrive_as(
     sqs: &aws_sdk_sqs::Client,
     pair: &Pair,
     filter: &Filter,
-) -> Result<Vec<ParkedMessage>> {
-    let run = uuid::Uuid::new_v4().simple().to_string();
+    run: &str,
+) -> Result<Redriven> {
+    let mut parked_again = Vec::new();
     let fifo = pair.source_url.ends_with(".fifo");
     let mut moved = Vec::new();
     let mut held = Vec::new();
@@ -230,6 +285,11 @@ pub async fn redrive(
             for m in &batch {
                 let parked = ParkedMessage::from_sqs(m);
                 let receipt = m.receipt_handle().unwrap_or_default().to_owned();
+                if parked.redrive_id.as_deref() == Some(run) {
+                    held.push(receipt);
+                    parked_again.push(parked);
+                    continue;
+                }
                 if !filter.matches(&parked) {
                     held.push(receipt);
                     continue;
@@ -238,7 +298,14 @@ pub async fn redrive(
                     .send_message()
                     .queue_url(&pair.source_url)
                     .message_body(m.body().unwrap_or_default())
-                    .set_message_attributes(Some(carried(m)));
+                    .set_message_attributes(Some(carried(m)))
+                    .message_attributes(
+                        REDRIVE_ATTRIBUTE,
+                        MessageAttributeValue::builder()
+                            .data_type("String")
+                            .string_value(run)
+                            .build()?,
+                    );
                 if fifo {
                     send = send
                         .message_group_id(parked.group.clone().unwrap_or_else(|| parked.message_id.clone()))
@@ -260,7 +327,10 @@ pub async fn redrive(
     }
     .await;
     release(sqs, &pair.dead_letter_url, &held).await;
-    result.map(|()| moved)
+    result.map(|()| Redriven {
+        moved,
+        parked_again,
+    })
 }
 
 /// The message attributes that go back with a redriven message.
@@ -291,6 +361,7 @@ mod tests {
             first_failure_at: None,
             last_failure_at: None,
             receive_count: None,
+            redrive_id: None,
         }
     }
 

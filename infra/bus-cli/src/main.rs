@@ -255,6 +255,9 @@ async fn main() -> Result<()> {
             dry_run,
         } => {
             bus_cli::replay::check_consumer(&consumer)?;
+            if uuid::Uuid::parse_str(&envelope).is_err() {
+                anyhow::bail!("the envelope id must be a UUID");
+            }
             let queue = bus_cli::replay::queue_name(&consumer);
             let since = since
                 .map(|s| {
@@ -270,7 +273,19 @@ async fn main() -> Result<()> {
                 since,
             )
             .await?;
+            if events.is_empty() {
+                let when = since
+                    .map(|s| format!(" at or after {s}"))
+                    .unwrap_or_default();
+                anyhow::bail!(
+                    "nothing to replay: the audit chain ({audit_table}) holds no event of envelope {envelope}{when}"
+                );
+            }
             let events = bus_cli::replay::for_consumer(events, &consumer);
+            if events.is_empty() {
+                println!("none of the envelope's events goes to {consumer}; nothing was sent");
+                return Ok(());
+            }
             for e in &events {
                 println!("{} {} {}", e.timestamp, e.event_type, e.event_id);
             }
@@ -286,15 +301,14 @@ async fn main() -> Result<()> {
                 let sent =
                     bus_cli::replay::send(&sqs, url.queue_url().unwrap_or_default(), &events, &run)
                         .await?;
-                let mode = if reprocess {
-                    "to reprocess"
+                if reprocess {
+                    println!(
+                        "replayed {sent} event(s) to {queue} to reprocess (replay {})",
+                        run.id
+                    );
                 } else {
-                    "to fill gaps"
-                };
-                println!(
-                    "replayed {sent} event(s) to {queue} {mode} (replay {})",
-                    run.id
-                );
+                    println!("replayed {sent} event(s) to {queue}; what {consumer} already handled is skipped");
+                }
             }
         }
         Command::Dlq { command } => {
@@ -324,11 +338,24 @@ async fn main() -> Result<()> {
                         group: envelope,
                         event_id: event,
                     };
-                    let moved = bus_cli::dlq::redrive(&sqs, &pair, &filter).await?;
-                    for m in &moved {
+                    let done = bus_cli::dlq::redrive(&sqs, &pair, &filter).await?;
+                    for m in &done.moved {
                         println!("{}", m.line());
                     }
-                    println!("sent {} message(s) back to {queue}", moved.len());
+                    if done.moved.is_empty() {
+                        println!("no parked message matched; nothing was sent back");
+                    } else {
+                        println!("sent {} message(s) back to {queue}", done.moved.len());
+                    }
+                    for m in &done.parked_again {
+                        println!("parked again: {}", m.line());
+                    }
+                    if !done.parked_again.is_empty() {
+                        println!(
+                            "{} message(s) failed again at once and stay parked; their reasons are above",
+                            done.parked_again.len()
+                        );
+                    }
                 }
             }
         }

@@ -54,6 +54,11 @@ pub struct RecordContext {
 /// The message attribute that marks a replayed message for reprocessing.
 pub const REPLAY_ATTRIBUTE: &str = "replayId";
 
+/// The message attribute that names the redrive run that sent a parked message back
+/// (`esign-bus dlq redrive`). Parking keeps it, so that run knows the message failed again and
+/// does not send it round once more.
+pub const REDRIVE_ATTRIBUTE: &str = "redriveId";
+
 impl RecordContext {
     /// What idempotency keys of side effects are made of: the event id, or the event id and the
     /// replay for a reprocessed event, so that a replay does its work again, exactly once.
@@ -485,10 +490,10 @@ impl<H: Handler, S: IdempotencyStore, Q: QueueOps> Consumer<'_, H, S, Q> {
                 };
             }
             Err(GuardError::Conflict { .. }) => {
-                let message = format!(
-                    "event id {} was already handled with a different payload",
-                    event.event_id
-                );
+                // The event id is in the span and the dead-letter attributes; the text stays
+                // free of values, as every error text does.
+                let message =
+                    "this event id was already handled with a different payload".to_owned();
                 tracing::error!(alert = true, "{message}");
                 metrics.count("IdempotencyConflict", &[("EventType", event_type)]);
                 return Outcome::Permanent {
@@ -585,6 +590,18 @@ impl<H: Handler, S: IdempotencyStore, Q: QueueOps> Consumer<'_, H, S, Q> {
         }
         if let Some(queue_arn) = &ctx.queue_arn {
             attributes.push(("sourceQueueArn".to_owned(), queue_arn.clone()));
+        }
+        // A parked replay stays a replay when it is sent back, and a redriven message says which
+        // redrive sent it.
+        for carried in [REPLAY_ATTRIBUTE, REDRIVE_ATTRIBUTE] {
+            if let Some(value) = record
+                .record
+                .message_attributes
+                .get(carried)
+                .and_then(|a| a.string_value.clone())
+            {
+                attributes.push((carried.to_owned(), value));
+            }
         }
         match &record.event {
             Ok(event) => {
