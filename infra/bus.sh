@@ -123,7 +123,8 @@ case "${1:-}" in
     trap down EXIT
     out="$(mktemp)"
     status=0
-    cargo test --workspace 2>&1 | tee "$out" || status=$?
+    # --no-fail-fast: one failing test binary must not hide the results of the others.
+    cargo test --workspace --no-fail-fast 2>&1 | tee "$out" || status=$?
     # One closing line for the whole run: cargo prints a result line per test binary.
     awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$out"
     rm -f "$out"

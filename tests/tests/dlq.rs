@@ -136,10 +136,12 @@ async fn one_envelopes_parked_messages_go_back_in_order_and_the_rest_stays() {
             .unwrap();
         for m in out.messages.unwrap_or_default() {
             let attributes = m.message_attributes().cloned().unwrap_or_default();
+            let mut names: Vec<&String> = attributes.keys().collect();
+            names.sort();
             assert_eq!(
-                attributes.keys().collect::<Vec<_>>(),
-                ["eventType"],
-                "only the event type goes back"
+                names,
+                ["eventType", "redriveId"],
+                "only the event type and the run's id go back, not the reason"
             );
             assert_eq!(
                 m.attributes().unwrap()[&MessageSystemAttributeName::MessageGroupId],
