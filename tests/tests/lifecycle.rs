@@ -350,6 +350,31 @@ async fn declining_and_voiding_revoke_every_access_code() {
             assert_eq!(r["accessRevoked"], true, "{state}");
         }
     }
+
+    // Every recipient of the voided envelope is told, and only they are.
+    let (one, two) = (cast.address("voided-one"), cast.address("voided-two"));
+    let voided_to = |mails: &[bus_cli::outbox::CapturedMail]| -> Vec<String> {
+        let mut to: Vec<String> = mails
+            .iter()
+            .filter(|m| m.subject.starts_with("Voided:"))
+            .map(|m| m.to.join(","))
+            .collect();
+        to.sort();
+        to
+    };
+    let mut expected = vec![one.clone(), two.clone()];
+    expected.sort();
+    let mut mails = Vec::new();
+    for _ in 0..30 {
+        mails = stack
+            .mails_to(&[one.clone(), two.clone(), sender.clone()])
+            .await;
+        if voided_to(&mails).len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert_eq!(voided_to(&mails), expected, "{mails:#?}");
 }
 
 /// A parallel envelope declined by one signer: the sender and the other signer are told.

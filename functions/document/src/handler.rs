@@ -192,8 +192,7 @@ impl<S: Sink> DocumentHandler<S> {
             }
             None => None,
         };
-        self.set_status(up.document_id, up.envelope_id, "ready")
-            .await?;
+        // The facts are written before the status: whoever reads `ready` finds them there.
         self.dynamodb
             .update_item()
             .table_name(&self.documents_table)
@@ -207,6 +206,8 @@ impl<S: Sink> DocumentHandler<S> {
             .send()
             .await
             .map_err(|e| retryable(esign_events::aws::describe(&e)))?;
+        self.set_status(up.document_id, up.envelope_id, "ready")
+            .await?;
         self.publish(
             event,
             Payload::DocumentReady(DocumentReady {

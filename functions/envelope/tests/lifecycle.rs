@@ -158,6 +158,25 @@ fn a_ready_document_is_marked_even_before_the_envelope_is_sent() {
     assert_eq!(s.status, Status::Sent);
 }
 
+#[test]
+fn a_document_ready_after_sending_is_marked_with_its_page_count() {
+    let s = apply(None, &sent("parallel")).unwrap().state.unwrap();
+    assert!(!s.documents[0].ready);
+    let mut ready = fixture("document.ready");
+    ready["data"]["pageCount"] = json!(7);
+    let s = apply(Some(s), &ev(ready.clone())).unwrap().state.unwrap();
+    assert!(s.documents[0].ready);
+    assert_eq!(s.documents[0].page_count, 7);
+    assert!(s.early_ready_documents.is_empty());
+    // A ready document the envelope doesn't list is remembered, once, not attached.
+    ready["eventId"] = json!(Uuid::new_v4());
+    ready["data"]["documentId"] = json!(Uuid::new_v4());
+    let once = apply(Some(s), &ev(ready.clone())).unwrap().state.unwrap();
+    let twice = apply(Some(once), &ev(ready)).unwrap().state.unwrap();
+    assert_eq!(twice.documents.len(), 1);
+    assert_eq!(twice.early_ready_documents.len(), 1);
+}
+
 /// Records what was published.
 #[derive(Default)]
 struct Outbox {

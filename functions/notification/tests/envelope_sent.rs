@@ -415,7 +415,17 @@ async fn each_message_goes_out_once_with_its_events_and_status() {
     assert_eq!(failed[0]["data"]["willRetry"], true);
     assert_eq!(failed[0]["data"]["retryCount"], 0);
     assert_eq!(failed[0]["data"]["errorType"], "throttled");
-    assert!(failed[0]["data"]["nextRetryAt"].is_string());
+    // The next attempt is announced on the runtime's exponential schedule: after the first
+    // receive, the base delay.
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(failed[0]["data"][field].as_str().unwrap()).unwrap()
+    };
+    let announced = (at("nextRetryAt") - at("failedAt")).num_milliseconds();
+    let scheduled = i64::from(esign_events::runtime::Backoff::default().delay_secs(1, i32::MAX));
+    assert!(
+        (announced - scheduled * 1000).abs() < 1000,
+        "next retry {announced} ms after the failure, scheduled {scheduled} s"
+    );
     assert_eq!(
         failed[0]["metadata"]["causationId"],
         event.event_id.to_string()
