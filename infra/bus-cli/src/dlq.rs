@@ -116,7 +116,25 @@ pub struct Pair {
 impl Pair {
     /// Finds a queue by name and its dead-letter queue from its redrive policy.
     pub async fn of(sqs: &aws_sdk_sqs::Client, queue: &str) -> Result<Self> {
-        let found = sqs.get_queue_url().queue_name(queue).send().await;
+        let mut found = sqs.get_queue_url().queue_name(queue).send().await;
+        // The queues are named as the diagrams name them, without the suffix FIFO queues need.
+        let not_found = |f: &Result<_, aws_sdk_sqs::error::SdkError<_>>| {
+            f.as_ref()
+                .err()
+                .and_then(|e| e.as_service_error())
+                .is_some_and(
+                    |s: &aws_sdk_sqs::operation::get_queue_url::GetQueueUrlError| {
+                        s.is_queue_does_not_exist()
+                    },
+                )
+        };
+        if not_found(&found) && !queue.ends_with(".fifo") {
+            found = sqs
+                .get_queue_url()
+                .queue_name(format!("{queue}.fifo"))
+                .send()
+                .await;
+        }
         let source_url = match found {
             Ok(out) => out.queue_url.context("a queue without a URL")?,
             Err(e)

@@ -6,6 +6,7 @@ use crate::time::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::fmt;
 use uuid::Uuid;
 
 /// Who caused an event and how it relates to others.
@@ -25,9 +26,12 @@ pub struct Metadata {
 /// A parsed, validated event.
 ///
 /// The `data` object is kept exactly as received next to its typed form, and unknown top-level
-/// fields are kept too, so that re-publishing or storing an event never drops a field added by a
-/// newer publisher (the additive-change rule).
-#[derive(Debug, Clone, PartialEq)]
+/// and `metadata` fields are kept too, so that re-publishing or storing an event never drops a
+/// field added by a newer publisher (the additive-change rule).
+///
+/// `Debug` leaves out `data`, the typed payload and every unknown field: they hold secrets and
+/// personal data, and an event printed with `?event` must not leak them into a log.
+#[derive(Clone, PartialEq)]
 pub struct Event {
     pub event_id: Uuid,
     /// The wire type, version included (`envelope.sent` or `envelope.sent.v2`).
@@ -40,6 +44,24 @@ pub struct Event {
     pub payload: Payload,
     data: Value,
     extra: Map<String, Value>,
+    /// Unknown members of `metadata`. Kept here rather than in [`Metadata`] so that its fields
+    /// stay public and it can still be built field by field.
+    metadata_extra: Map<String, Value>,
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("event_id", &self.event_id)
+            .field("event_type", &self.event_type.name())
+            .field("version", &self.version)
+            .field("timestamp", &self.timestamp)
+            .field("source", &self.source)
+            .field("trace_id", &self.trace_id)
+            .field("metadata", &self.metadata)
+            .field("data", &format_args!("<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why bytes could not become an [`Event`]. Each message names the event id (when one could be
@@ -104,9 +126,36 @@ struct Wire {
     source: String,
     trace_id: String,
     data: Value,
-    metadata: Metadata,
+    metadata: WireMetadata,
     #[serde(flatten)]
     extra: Map<String, Value>,
+}
+
+/// [`Metadata`] as it is on the wire, unknown members included. Named `Metadata` so that an
+/// error about its type reads as before.
+#[derive(Deserialize)]
+#[serde(rename = "Metadata", rename_all = "camelCase")]
+struct WireMetadata {
+    #[serde(default)]
+    user_id: Option<Uuid>,
+    correlation_id: Uuid,
+    #[serde(default)]
+    causation_id: Option<Uuid>,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+impl WireMetadata {
+    /// The known fields and the unknown ones apart. The struct literal makes a field added to
+    /// [`Metadata`] fail to compile here until it is read from the wire too.
+    fn split(self) -> (Metadata, Map<String, Value>) {
+        let metadata = Metadata {
+            user_id: self.user_id,
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+        };
+        (metadata, self.extra)
+    }
 }
 
 /// The UUID namespace of derived event ids.
@@ -148,6 +197,7 @@ impl Event {
             data: payload.to_value(),
             payload,
             extra: Map::new(),
+            metadata_extra: Map::new(),
         }
     }
 
@@ -241,6 +291,7 @@ impl Event {
             DataError::Rule(path, message) => invalid(path, message),
         })?;
 
+        let (metadata, metadata_extra) = wire.metadata.split();
         Ok(Self {
             event_id: wire.event_id,
             event_type,
@@ -248,10 +299,11 @@ impl Event {
             timestamp: wire.timestamp,
             source: wire.source,
             trace_id: wire.trace_id,
-            metadata: wire.metadata,
+            metadata,
             payload,
             data: wire.data,
             extra: wire.extra,
+            metadata_extra,
         })
     }
 
@@ -266,8 +318,17 @@ impl Event {
     }
 
     /// The event as a JSON value, with its timestamp in UTC to the millisecond and every unknown
-    /// field it arrived with.
+    /// field it arrived with, at the top level and in `metadata`.
     pub fn to_value(&self) -> Value {
+        let Value::Object(mut metadata) =
+            serde_json::to_value(&self.metadata).expect("metadata serialises")
+        else {
+            unreachable!("metadata serialises to an object")
+        };
+        for (key, value) in &self.metadata_extra {
+            // A known field always wins, as at the top level.
+            metadata.entry(key).or_insert_with(|| value.clone());
+        }
         let mut object = self.extra.clone();
         let fields = [
             ("eventId", Value::String(self.event_id.to_string())),
@@ -277,10 +338,7 @@ impl Event {
             ("source", Value::String(self.source.clone())),
             ("traceId", Value::String(self.trace_id.clone())),
             ("data", self.data.clone()),
-            (
-                "metadata",
-                serde_json::to_value(&self.metadata).expect("metadata serialises"),
-            ),
+            ("metadata", Value::Object(metadata)),
         ];
         for (key, value) in fields {
             object.insert(key.into(), value);

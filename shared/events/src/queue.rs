@@ -108,6 +108,13 @@ impl QueueOps for RecordingQueue {
         Ok(())
     }
     async fn park(&self, _: &QueueInfo, receipt: &str, parked: &Parked) -> Result<(), String> {
+        // As SQS does: a message with more attributes than it takes is refused.
+        if parked.attributes.len() > crate::runtime::MAX_MESSAGE_ATTRIBUTES {
+            return Err(format!(
+                "{} message attributes, more than SQS takes",
+                parked.attributes.len()
+            ));
+        }
         self.parked
             .lock()
             .unwrap()

@@ -401,6 +401,34 @@ impl<H: Handler, S: IdempotencyStore, Q: QueueOps> Consumer<'_, H, S, Q> {
                 metrics.count("RecordsRetried", &[("EventType", event_type)]);
             }
 
+            // A later record held back on its last allowed receive would be moved by the
+            // redrive policy without a reason, never having run; it is parked here instead,
+            // in the group's order, saying why. The others come back with the failed record.
+            let mut held_parked = HashSet::new();
+            if let Some(q) = queue.filter(|q| q.dead_letter_url.is_some()) {
+                for r in rest {
+                    if r.ctx.receive_count < q.max_receive_count {
+                        continue;
+                    }
+                    let reason = Reason {
+                        kind: "held_back",
+                        cause: "held_back",
+                        message: "not run: an earlier record of its message group failed, \
+                                  and this one had reached the receive limit",
+                        first_failure_ms: now_ms(),
+                    };
+                    if self.park(q, r, &reason).instrument(span.clone()).await {
+                        held_parked.insert(r.ctx.message_id.as_str());
+                        let held_type = r
+                            .event
+                            .as_ref()
+                            .map(|e| e.event_type.name())
+                            .unwrap_or("undecodable");
+                        metrics.count("RecordsParked", &[("EventType", held_type)]);
+                    }
+                }
+            }
+
             // The failed record (unless parked) and the group's later records come back soon:
             // after the backoff, or at once when the record in their way is parked.
             if let Some(q) = queue {
@@ -411,7 +439,10 @@ impl<H: Handler, S: IdempotencyStore, Q: QueueOps> Consumer<'_, H, S, Q> {
                         .delay_secs(ctx.receive_count, q.visibility_timeout_secs)
                 };
                 let again = if parked { rest } else { &records[i..] };
-                for r in again {
+                for r in again
+                    .iter()
+                    .filter(|r| !held_parked.contains(r.ctx.message_id.as_str()))
+                {
                     if let Some(receipt) = r.record.receipt_handle.as_deref() {
                         if let Err(e) = self.queues.change_visibility(q, receipt, delay).await {
                             tracing::warn!(parent: &span, error = %e, "could not shorten the visibility timeout");
@@ -573,6 +604,10 @@ impl<H: Handler, S: IdempotencyStore, Q: QueueOps> Consumer<'_, H, S, Q> {
                 .map(|t| Timestamp(t).to_string())
                 .unwrap_or_default()
         };
+        // SQS takes at most ten message attributes, so they are written in the order of what
+        // an operator and `esign-bus dlq` need most, and the least needed are left out when a
+        // record carries replay and redrive ids. The source queue is the one whose redrive
+        // policy names this dead-letter queue (each queue here has its own).
         let mut attributes = vec![
             ("errorKind".to_owned(), reason.kind.to_owned()),
             (
@@ -583,14 +618,7 @@ impl<H: Handler, S: IdempotencyStore, Q: QueueOps> Consumer<'_, H, S, Q> {
             ("firstFailureAt".to_owned(), iso(reason.first_failure_ms)),
             ("lastFailureAt".to_owned(), iso(now_ms())),
             ("receiveCount".to_owned(), ctx.receive_count.to_string()),
-            ("sourceMessageId".to_owned(), ctx.message_id.clone()),
         ];
-        if reason.kind != reason.cause {
-            attributes.push(("lastErrorKind".to_owned(), reason.cause.to_owned()));
-        }
-        if let Some(queue_arn) = &ctx.queue_arn {
-            attributes.push(("sourceQueueArn".to_owned(), queue_arn.clone()));
-        }
         // A parked replay stays a replay when it is sent back, and a redriven message says which
         // redrive sent it.
         for carried in [REPLAY_ATTRIBUTE, REDRIVE_ATTRIBUTE] {
@@ -614,6 +642,11 @@ impl<H: Handler, S: IdempotencyStore, Q: QueueOps> Consumer<'_, H, S, Q> {
                 }
             }
         }
+        if reason.kind != reason.cause {
+            attributes.push(("lastErrorKind".to_owned(), reason.cause.to_owned()));
+        }
+        attributes.push(("sourceMessageId".to_owned(), ctx.message_id.clone()));
+        attributes.truncate(MAX_MESSAGE_ATTRIBUTES);
         let parked = Parked {
             body: record.record.body.clone().unwrap_or_default(),
             group_id: ctx.group_id.clone(),
@@ -635,6 +668,9 @@ impl<H: Handler, S: IdempotencyStore, Q: QueueOps> Consumer<'_, H, S, Q> {
         }
     }
 }
+
+/// How many message attributes SQS takes on one message.
+pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
 
 /// Why a record is parked.
 struct Reason<'a> {

@@ -521,3 +521,120 @@ async fn the_handed_unparseable_case_parks_the_cut_off_body() {
     assert_eq!(attrs(&queue, 0)["errorKind"], "not_json");
     assert_eq!(queue.parked.lock().unwrap()[0].1.group_id, ENV_A);
 }
+
+/// SQS refuses a message with more than ten attributes, and the in-memory queue does too: a
+/// replayed, redriven record parked after its retries still parks, with the reason first.
+#[tokio::test]
+async fn a_parked_record_never_carries_more_attributes_than_sqs_takes() {
+    let handler = Scripted::failing(1, 10);
+    let store = MemoryStore::new();
+    let queue = RecordingQueue::new(30, 3);
+    let mut r = replayed(1, &event(1, ENV_A).to_string(), ENV_A, "run-1");
+    r["messageAttributes"]["redriveId"] = json!({"stringValue": "rd-1", "dataType": "String"});
+    r["attributes"]["ApproximateReceiveCount"] = json!("3");
+    let (failed, metrics) = run(&handler, &store, &queue, &batch(vec![r])).await;
+    assert_eq!(failed, vec!["m-1"]);
+    assert_eq!(queue.parked.lock().unwrap().len(), 1, "parked, not refused");
+    let a = attrs(&queue, 0);
+    assert!(a.len() <= 10, "{a:?}");
+    for name in [
+        "errorKind",
+        "errorMessage",
+        "consumer",
+        "firstFailureAt",
+        "lastFailureAt",
+        "receiveCount",
+        "replayId",
+        "redriveId",
+        "eventId",
+        "eventType",
+    ] {
+        assert!(a.contains_key(name), "{name} missing from {a:?}");
+    }
+    assert_eq!(a["errorKind"], "retries_exhausted");
+    assert_eq!(
+        metrics.total("RecordsParked", &[("EventType", "envelope.viewed")]),
+        1.0
+    );
+}
+
+/// Records held back behind a failed one are received as often as it is. One held back on its
+/// last allowed receive is parked with the reason, in order, rather than moved by the redrive
+/// policy unexplained; one with receives left comes back with the group.
+#[tokio::test]
+async fn a_record_held_back_on_its_last_receive_is_parked_with_the_reason() {
+    let handler = Scripted::failing(1, 10);
+    let store = MemoryStore::new();
+    let queue = RecordingQueue::new(30, 3);
+    let b = batch(vec![
+        record(1, &event(1, ENV_A).to_string(), ENV_A, 3),
+        record(2, &event(2, ENV_A).to_string(), ENV_A, 3),
+        record(3, &event(3, ENV_A).to_string(), ENV_A, 2),
+    ]);
+    let (failed, metrics) = run(&handler, &store, &queue, &b).await;
+    assert_eq!(failed, vec!["m-1", "m-2", "m-3"]);
+    assert_eq!(handler.ran(), vec!["01"], "the held-back records never ran");
+    let parked: Vec<String> = queue
+        .parked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(receipt, _)| receipt.clone())
+        .collect();
+    assert_eq!(
+        parked,
+        vec!["r-1", "r-2"],
+        "the failed one, then the held one"
+    );
+    let held = attrs(&queue, 1);
+    assert_eq!(held["errorKind"], "held_back");
+    assert!(held["errorMessage"].contains("earlier record"));
+    assert_eq!(held["eventId"], "00000000-0000-4000-8000-000000000002");
+    // The third has a receive left: it is made visible at once, since the head is parked.
+    let visible: Vec<(String, i32)> = queue.visibility_changes.lock().unwrap().clone();
+    assert_eq!(visible, vec![("r-3".to_owned(), 0)]);
+    assert_eq!(
+        metrics.total("RecordsParked", &[("EventType", "envelope.viewed")]),
+        2.0
+    );
+}
+
+/// Different groups of a batch run at the same time: the first group's handler waits for the
+/// second group's to start, which a one-group-after-another runtime would never reach.
+#[tokio::test]
+async fn different_groups_run_concurrently() {
+    struct Rendezvous(tokio::sync::Notify);
+    impl Handler for Rendezvous {
+        async fn handle(&self, event: &Event, _: &RecordContext) -> Result<(), HandlerError> {
+            if event.event_id.to_string().ends_with("01") {
+                self.0.notified().await;
+            } else {
+                self.0.notify_one();
+            }
+            Ok(())
+        }
+    }
+    let handler = Rendezvous(tokio::sync::Notify::new());
+    let store = MemoryStore::new();
+    let queue = RecordingQueue::new(30, 3);
+    let consumer = Consumer {
+        name: "test",
+        handler: &handler,
+        store: &store,
+        queues: &queue,
+        backoff: Backoff { base_secs: 2 },
+    };
+    let b = batch(vec![
+        record(1, &event(1, ENV_A).to_string(), ENV_A, 1),
+        record(2, &event(2, ENV_B).to_string(), ENV_B, 1),
+    ]);
+    let metrics = Recorder::new();
+    let response = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        consumer.process(&b, now_ms() + 5_000, &metrics),
+    )
+    .await
+    .expect("the groups waited on each other: they ran one after another")
+    .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+}
