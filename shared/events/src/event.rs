@@ -119,6 +119,7 @@ impl EventError {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Wire {
+    #[serde(deserialize_with = "crate::ids::strict")]
     event_id: Uuid,
     event_type: String,
     version: String,
@@ -136,10 +137,11 @@ struct Wire {
 #[derive(Deserialize)]
 #[serde(rename = "Metadata", rename_all = "camelCase")]
 struct WireMetadata {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::ids::optional")]
     user_id: Option<Uuid>,
+    #[serde(deserialize_with = "crate::ids::strict")]
     correlation_id: Uuid,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::ids::optional")]
     causation_id: Option<Uuid>,
     #[serde(flatten)]
     extra: Map<String, Value>,
@@ -161,15 +163,43 @@ impl WireMetadata {
 /// The UUID namespace of derived event ids.
 const CAUSED_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_3c8a_52e4_4b7a_9c0e_1f2a_3b4c_5d6e);
 
-/// A value from the event as it may be shown in an error: itself when it only holds the
-/// characters such a value has, a placeholder otherwise (it could be anything, personal data
-/// included).
-fn shown(value: &str, allowed: impl Fn(char) -> bool, max: usize) -> String {
-    if !value.is_empty() && value.len() <= max && value.chars().all(allowed) {
+/// A value from the event as it may be shown in an error: itself when it has the shape such
+/// a value has, a placeholder otherwise (it could be anything, personal data included).
+fn shown(value: &str, shaped: impl Fn(&str) -> bool) -> String {
+    if shaped(value) {
         value.to_owned()
     } else {
         "<unreadable>".to_owned()
     }
+}
+
+/// An event type name's shape: dotted segments of lowercase letters, digits and `_`, each
+/// starting with a letter (`envelope.sent.v2`). A dotted number such as an IP address is not.
+fn type_shaped(value: &str) -> bool {
+    value.len() <= 64
+        && value.split('.').all(|segment| {
+            segment.starts_with(|c: char| c.is_ascii_lowercase())
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+}
+
+/// A version's shape, right or wrong (`1.0`, `v1`, `2`): a few lowercase letters and digits
+/// with at most one dot. A long run of digits (a phone number) or a dotted quad (an IP address)
+/// is not.
+fn version_shaped(value: &str) -> bool {
+    let longest_digit_run = value
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    (1..=9).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.')
+        && value.matches('.').count() <= 1
+        && longest_digit_run <= 4
 }
 
 /// Reads `"M.m"` and returns `M`.
@@ -247,7 +277,7 @@ impl Event {
         // could be anything, personal data included.
         let event_id = match object.get("eventId") {
             None | Some(Value::Null) => "<no eventId>".to_owned(),
-            Some(Value::String(id)) if Uuid::parse_str(id).is_ok() => id.clone(),
+            Some(Value::String(id)) if crate::ids::parse(id).is_some() => id.clone(),
             Some(_) => "<invalid eventId>".to_owned(),
         };
         let invalid = |path: String, message: String| EventError::Invalid {
@@ -260,7 +290,11 @@ impl Event {
         let wire: Wire =
             serde_path_to_error::deserialize(value).map_err(|e| located(e, "", &invalid))?;
         for (path, text) in [("source", &wire.source), ("traceId", &wire.trace_id)] {
-            if text.trim().is_empty() {
+            // Zero-width spaces and a byte-order mark are as empty as spaces are.
+            let invisible = |c: char| {
+                c.is_whitespace() || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+            };
+            if text.chars().all(invisible) {
                 return Err(invalid(path.into(), "must not be empty".into()));
             }
         }
@@ -268,17 +302,13 @@ impl Event {
         let event_type =
             EventType::from_name(&wire.event_type).ok_or_else(|| EventError::UnknownType {
                 event_id: event_id.clone(),
-                event_type: shown(
-                    &wire.event_type,
-                    |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_',
-                    64,
-                ),
+                event_type: shown(&wire.event_type, type_shaped),
             })?;
         if major_of(&wire.version) != Some(event_type.major()) {
             return Err(EventError::UnsupportedVersion {
                 event_id,
                 event_type: wire.event_type,
-                version: shown(&wire.version, |c| c.is_ascii_alphanumeric() || c == '.', 16),
+                version: shown(&wire.version, version_shaped),
                 expected: event_type.major(),
             });
         }
@@ -394,6 +424,9 @@ fn located(
             "u32" | "u64" => "must be a non-negative integer".into(),
             uuid if uuid.contains("UUID") => "must be a UUID".into(),
             "a boolean" => "must be true or false".into(),
+            // serde names the Rust type it wanted; the contract only knows JSON's kinds.
+            s if s.starts_with("struct ") || s == "a map" => "must be an object".into(),
+            s if s.starts_with("a sequence") => "must be an array".into(),
             other => format!("must be {other}"),
         };
     } else if let Some(rest) = message.strip_prefix("unknown variant `") {

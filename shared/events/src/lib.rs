@@ -14,6 +14,7 @@ pub mod aws;
 pub mod catalogue;
 pub mod event;
 pub mod idempotency;
+pub mod ids;
 pub mod metrics;
 pub mod personal;
 pub mod publish;

@@ -77,7 +77,8 @@ impl Email {
         if !domain.contains('.') || !labels_ok || domain.contains(['<', '>', '@', ',', ';']) {
             return Err("e-mail address has an invalid domain");
         }
-        if local.contains(['<', '>', ',', ';', '"']) {
+        // One `@` only: `a@b@c.example` is not an address SES or JSON Schema takes.
+        if local.contains(['<', '>', ',', ';', '"', '@']) {
             return Err("e-mail address has characters not allowed in its local part");
         }
         Ok(Self(value.to_owned()))
@@ -147,7 +148,7 @@ impl<'de> Deserialize<'de> for IpAddress {
 }
 
 /// A secret such as an access code or a token.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Secret(String);
 redacted_fmt!(Secret);
@@ -160,9 +161,23 @@ impl Secret {
     }
 }
 
-/// Replaces what looks like personal data in free text (e-mail addresses, phone numbers, IPv4
-/// addresses) with `<redacted>`. For messages from dependencies, such as SES's "Email address
-/// not verified <address>", before they reach a log line or a dead-letter attribute.
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // An empty code or token can't be used, and the schema says as much (minLength 1).
+        let s = String::deserialize(d)?;
+        if s.is_empty() {
+            return Err(serde::de::Error::custom("must not be empty"));
+        }
+        Ok(Self(s))
+    }
+}
+
+/// Replaces what looks like personal data in free text with `<redacted>`: e-mail addresses
+/// (also percent- or MIME-encoded), IPv4 and IPv6 addresses (with a port or a `key=` before
+/// them), and phone numbers (8 to 15 digits, with or without `+` and separators). For messages
+/// from dependencies, such as SES's "Email address not verified <address>", and free text from
+/// publishers, before they reach a log line or a dead-letter attribute. It errs towards
+/// redacting: a long bare number standing alone goes too.
 pub fn scrub(text: &str) -> String {
     // Quoted text (a display name, a value echoed back) is dropped whole first.
     let mut unquoted = String::with_capacity(text.len());
@@ -171,24 +186,115 @@ pub fn scrub(text: &str) -> String {
         unquoted.push_str(first);
     }
     for (i, part) in parts.enumerate() {
-        unquoted.push_str(if i % 2 == 0 { "<redacted>" } else { part });
+        unquoted.push_str(if i % 2 == 0 { REDACTED } else { part });
     }
-    let mut out = Vec::new();
-    for word in unquoted.split(' ') {
-        let core = word.trim_matches(|c: char| "<>()[]{}\"',;:.".contains(c));
-        let digits = core.chars().filter(char::is_ascii_digit).count();
-        let looks_like_ip = core.split('.').count() == 4
-            && core
-                .split('.')
-                .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
-        let looks_like_phone = core.starts_with('+') && digits >= 7;
-        if core.contains('@') || looks_like_ip || looks_like_phone {
-            out.push(word.replace(core, "<redacted>"));
-        } else {
-            out.push(word.to_owned());
+    let words: Vec<String> = unquoted.split(' ').map(scrub_word).collect();
+    redact_numbers(&words.join(" "))
+}
+
+const REDACTED: &str = "<redacted>";
+
+/// One space-separated word, its surrounding punctuation kept.
+fn scrub_word(word: &str) -> String {
+    let core = word.trim_matches(|c: char| "<>()[]{}\"',;.".contains(c));
+    if core.is_empty() {
+        return word.to_owned();
+    }
+    let lower = core.to_ascii_lowercase();
+    let address = lower.contains('@') || lower.contains("%40") || lower.contains("=40");
+    // A MIME encoded word (`=?UTF-8?B?...?=`) hides whatever it encodes.
+    let encoded = lower.contains("=?") && lower.contains("?=");
+    // An IPv6 address with a port keeps its brackets: `[2001:db8::1]:443`.
+    let bracketed = word.trim_matches(|c: char| "<>(){}\"',;.".contains(c));
+    if address || encoded || holds_ip(core) || holds_ip(bracketed) {
+        word.replacen(core, REDACTED, 1)
+    } else {
+        word.to_owned()
+    }
+}
+
+/// An IPv4 address anywhere in the word (`ip=203.0.113.7:443`), or an IPv6 one as the word or
+/// after a `key=` (`[2001:db8::1]:443`, `2001:db8::1`).
+fn holds_ip(word: &str) -> bool {
+    let bytes = word.as_bytes();
+    let ipv4 = (0..bytes.len()).any(|start| {
+        let boundary =
+            start == 0 || !(bytes[start - 1].is_ascii_digit() || bytes[start - 1] == b'.');
+        boundary && dotted_quad_at(&word[start..])
+    });
+    let candidate = word.rsplit('=').next().unwrap_or(word);
+    let ipv6 = candidate.contains(':')
+        && (candidate.parse::<std::net::IpAddr>().is_ok()
+            || candidate.parse::<std::net::SocketAddr>().is_ok()
+            || candidate
+                .trim_end_matches(':')
+                .parse::<std::net::IpAddr>()
+                .is_ok());
+    ipv4 || ipv6
+}
+
+/// Four dot-separated groups of one to three digits at the start of `text`, not followed by
+/// another digit or dot-and-digit (so a version such as 1.2.3.4.5 is not taken).
+fn dotted_quad_at(text: &str) -> bool {
+    let mut rest = text;
+    for i in 0..4 {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if !(1..=3).contains(&digits) {
+            return false;
+        }
+        rest = &rest[digits..];
+        if i < 3 {
+            match rest.strip_prefix('.') {
+                Some(r) => rest = r,
+                None => return false,
+            }
         }
     }
-    out.join(" ")
+    let mut after = rest.bytes();
+    match after.next() {
+        None => true,
+        Some(b'.') => !after.next().is_some_and(|b| b.is_ascii_digit()),
+        Some(b) => !b.is_ascii_digit(),
+    }
+}
+
+/// Redacts runs that read as a phone number: an optional `+`, then digits with spaces, dots,
+/// hyphens or parentheses between them, 8 to 15 digits in all, standing alone (not glued to a
+/// letter or digit, nor continuing a hyphenated id such as a UUID's last group).
+fn redact_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let starts = chars[i] == '+' || chars[i].is_ascii_digit();
+        let standalone_before = i == 0 || {
+            let p = chars[i - 1];
+            p.is_whitespace() || "(<[{:=,;'/".contains(p)
+        };
+        if starts && standalone_before {
+            let mut end = i + 1;
+            while end < chars.len() && (chars[end].is_ascii_digit() || " -.()".contains(chars[end]))
+            {
+                end += 1;
+            }
+            // The run ends on its last digit.
+            while end > i && !chars[end - 1].is_ascii_digit() {
+                end -= 1;
+            }
+            let digits = chars[i..end].iter().filter(|c| c.is_ascii_digit()).count();
+            let standalone_after = chars
+                .get(end)
+                .is_none_or(|c| !(c.is_alphanumeric() || *c == '-' || *c == '_'));
+            if (8..=15).contains(&digits) && standalone_after {
+                out.push_str(REDACTED);
+                i = end;
+                continue;
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
 }
 
 /// Field names whose values are secrets, wherever they appear in an event: the bus's own records
@@ -230,6 +336,41 @@ mod tests {
         );
     }
 
+    /// What a first version let through: addresses with ports or keys, IPv6, phone numbers
+    /// written with spaces or without `+`, encoded addresses.
+    #[test]
+    fn scrub_catches_personal_data_in_its_other_spellings() {
+        for (text, secret) in [
+            ("connect to 203.0.113.7:443 failed", "203.0.113"),
+            ("client ip=203.0.113.7 refused", "203.0.113"),
+            ("from 2001:db8::1 refused", "2001:db8"),
+            ("from [2001:db8::1]:443 refused", "2001:db8"),
+            ("call +1 555 555 0123 now", "555 0123"),
+            ("number 15555550123 unreachable", "5555550123"),
+            ("number (555) 555-0123 unreachable", "555-0123"),
+            ("rcpt avery%40example.com refused", "avery"),
+            ("to =?UTF-8?B?YXZlcnlAZXhhbXBsZS5jb20=?= refused", "YXZlcnl"),
+        ] {
+            let out = scrub(text);
+            assert!(!out.contains(secret), "{text} -> {out}");
+            assert!(out.contains("<redacted>"), "{text} -> {out}");
+        }
+    }
+
+    /// Ids, timestamps, versions and counts are not personal data and stay readable.
+    #[test]
+    fn scrub_keeps_ids_times_versions_and_counts() {
+        for text in [
+            "event 00000017-0000-4000-8000-000000000017: data.email: is required",
+            "event c0a8e1f2-3b4d-4e5f-8a9b-012345678901 failed",
+            "at 2025-03-14T09:00:01.123Z after 3 receives",
+            "localstack 4.13.1 answered 503 after 300733 bytes",
+            "ServiceUnavailable: try again in 30 seconds",
+        ] {
+            assert_eq!(scrub(text), text);
+        }
+    }
+
     #[test]
     fn debug_and_display_never_show_the_value() {
         let email = Email::parse("jordan.sample@example.net").unwrap();
@@ -258,6 +399,7 @@ mod tests {
             "a@nodot",
             "a b@c.example",
             "a@b..c",
+            "a@b@c.example",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad} accepted");
         }

@@ -375,7 +375,7 @@ impl<S: Sink> Publisher<S> {
                                         tracing::info!(
                                             event_id = %events[i].event_id,
                                             event_type = %events[i].event_type,
-                                            trace_id = %events[i].trace_id,
+                                            trace_id = %crate::personal::scrub(&events[i].trace_id),
                                             "event published"
                                         );
                                         ids[i] = id;
@@ -401,11 +401,12 @@ impl<S: Sink> Publisher<S> {
                             pending = still;
                             last
                         }
-                        Err(e) if e.retryable => Some(e.message),
+                        // A whole call's error text is SNS's, and may echo what it was sent.
+                        Err(e) if e.retryable => Some(crate::personal::scrub(&e.message)),
                         Err(e) => {
                             return Err(PublishError::Sns {
                                 event_id: events[pending[0]].event_id.to_string(),
-                                message: e.message,
+                                message: crate::personal::scrub(&e.message),
                             })
                         }
                     };

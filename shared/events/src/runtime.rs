@@ -487,7 +487,8 @@ impl<H: Handler, S: IdempotencyStore, Q: QueueOps> Consumer<'_, H, S, Q> {
         let span = tracing::Span::current();
         span.record("event_id", tracing::field::display(event.event_id));
         span.record("event_type", event.event_type.name());
-        span.record("trace_id", event.trace_id.as_str());
+        // The trace id is free text from the publisher: scrubbed like any other.
+        span.record("trace_id", crate::personal::scrub(&event.trace_id).as_str());
         let event_type = event.event_type.name();
         if event
             .event_type

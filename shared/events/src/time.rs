@@ -1,6 +1,6 @@
 //! Time values on the wire: RFC 3339 timestamps and ISO 8601 durations.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
@@ -22,9 +22,20 @@ impl Timestamp {
         if s.as_bytes().get(10) != Some(&b'T') {
             return Err("is not an RFC 3339 timestamp: expected 'T' after the date".into());
         }
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| Self(t.with_timezone(&Utc)))
-            .map_err(|e| format!("is not an RFC 3339 timestamp with a zone ({e})"))
+        let parsed = DateTime::parse_from_rfc3339(s)
+            .map_err(|e| format!("is not an RFC 3339 timestamp with a zone ({e})"))?;
+        // chrono reads a leap second as a second numbered 60; JSON Schema's date-time (what
+        // publishers in other languages check against) refuses most of them, so none is taken.
+        if parsed.second() == 60 || parsed.nanosecond() >= 1_000_000_000 {
+            return Err("is a leap second (second 60), which the contract does not take".into());
+        }
+        let utc = parsed.with_timezone(&Utc);
+        // Written back in UTC, an instant outside years 0000 to 9999 would need a sign and more
+        // digits, which is no longer RFC 3339: every reader would refuse what we published.
+        if !(0..=9999).contains(&utc.year()) {
+            return Err("is outside years 0000 to 9999 once converted to UTC".into());
+        }
+        Ok(Self(utc))
     }
 }
 
@@ -96,7 +107,15 @@ impl IsoDuration {
                     .iter()
                     .position(|(u, _)| *u == c)
                     .ok_or_else(bad)?;
-                if number.is_empty() || fraction_seen || (number.contains('.') && c != 'S') {
+                // A fraction needs digits on both sides of its point (`0.5S`, not `.5S`).
+                let digits_around_point = number
+                    .split_once('.')
+                    .is_none_or(|(whole, part)| !whole.is_empty() && !part.is_empty());
+                if number.is_empty()
+                    || !digits_around_point
+                    || fraction_seen
+                    || (number.contains('.') && c != 'S')
+                {
                     return Err(bad());
                 }
                 let value: f64 = number.parse().map_err(|_| bad())?;
@@ -225,6 +244,33 @@ mod tests {
         assert_eq!(t.to_string(), "2025-03-14T09:00:01.123Z");
     }
 
+    /// Whatever is accepted is written back as a timestamp that is read again: an offset that
+    /// pushes the instant past year 9999 or before year 0000 is refused on the way in.
+    #[test]
+    fn every_accepted_timestamp_reads_back_as_written() {
+        for edge in [
+            "9999-12-31T23:59:59.999Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999+14:00",
+            "0000-01-01T00:00:00-00:00",
+        ] {
+            let t = Timestamp::parse(edge).unwrap();
+            assert_eq!(Timestamp::parse(&t.to_string()), Ok(t), "{edge}");
+        }
+        for outside in ["9999-12-31T23:59:59.999-23:59", "0000-01-01T00:00:00+00:01"] {
+            let e = Timestamp::parse(outside).unwrap_err();
+            assert!(e.contains("years 0000 to 9999"), "{outside}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_leap_second_is_refused_with_why() {
+        for leap in ["2016-12-31T23:59:60Z", "2025-03-14T09:00:60Z"] {
+            let e = Timestamp::parse(leap).unwrap_err();
+            assert!(e.contains("leap second"), "{leap}: {e}");
+        }
+    }
+
     #[test]
     fn iso_durations() {
         assert_eq!(
@@ -237,7 +283,8 @@ mod tests {
             1_209_600.0
         );
         for bad in [
-            "", "P", "PT", "1D", "P1H", "PT1D", "P1.5DT1H", "PT1M2H", "P-1D", "PxD",
+            "", "P", "PT", "1D", "P1H", "PT1D", "P1.5DT1H", "PT1M2H", "P-1D", "PxD", "PT.5S",
+            "PT5.S", "PT.S",
         ] {
             assert!(IsoDuration::parse(bad).is_err(), "{bad}");
         }

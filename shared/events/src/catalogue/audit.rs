@@ -11,10 +11,13 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEventLogged {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub audit_id: Uuid,
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub envelope_id: Uuid,
     /// Position in the chain, from 1.
     pub sequence: u64,
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub source_event_id: Uuid,
     pub source_event_type: String,
     pub hash: String,
@@ -51,6 +54,7 @@ pub enum Severity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditTamperingDetected {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub envelope_id: Uuid,
     /// The first entry that does not verify.
     pub sequence: u64,
@@ -64,7 +68,9 @@ pub struct AuditTamperingDetected {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateGenerated {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub certificate_id: Uuid,
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub envelope_id: Uuid,
     pub storage: StorageLocation,
     pub verification_code: String,

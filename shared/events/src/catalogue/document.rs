@@ -19,9 +19,11 @@ pub struct StorageLocation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentUploaded {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub document_id: Uuid,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::ids::optional")]
     pub envelope_id: Option<Uuid>,
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub uploaded_by: Uuid,
     pub uploader_email: Email,
     pub file_name: String,
@@ -46,8 +48,9 @@ pub enum ProcessingType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentProcessingStarted {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub document_id: Uuid,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::ids::optional")]
     pub envelope_id: Option<Uuid>,
     pub processing_types: Vec<ProcessingType>,
     pub started_at: Timestamp,
@@ -69,8 +72,9 @@ impl Check for DocumentProcessingStarted {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentReady {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub document_id: Uuid,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::ids::optional")]
     pub envelope_id: Option<Uuid>,
     pub page_count: u32,
     /// SHA-256 of the stored bytes, 64 lowercase hex digits.
@@ -115,9 +119,11 @@ pub enum DocumentErrorType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentProcessingFailed {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub document_id: Uuid,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::ids::optional")]
     pub envelope_id: Option<Uuid>,
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub uploaded_by: Uuid,
     pub uploader_email: Email,
     pub file_name: String,
@@ -130,9 +136,11 @@ pub struct DocumentProcessingFailed {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentDeleted {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub document_id: Uuid,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::ids::optional")]
     pub envelope_id: Option<Uuid>,
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub deleted_by: Uuid,
     pub storage: StorageLocation,
     pub deleted_at: Timestamp,

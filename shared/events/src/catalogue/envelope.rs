@@ -65,6 +65,7 @@ pub struct DeviceInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentRef {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub document_id: Uuid,
     pub name: String,
     pub page_count: u32,
@@ -74,6 +75,7 @@ pub struct DocumentRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecipientV1 {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub recipient_id: Uuid,
     pub name: String,
     pub email: Email,
@@ -90,6 +92,7 @@ pub struct RecipientV1 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecipientV2 {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub recipient_id: Uuid,
     pub name: String,
     pub email: Email,
@@ -104,7 +107,9 @@ pub struct RecipientV2 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvelopeSentV1 {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub envelope_id: Uuid,
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub sender_id: Uuid,
     pub sender_name: String,
     pub sender_email: Email,
@@ -123,7 +128,9 @@ pub struct EnvelopeSentV1 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvelopeSentV2 {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub envelope_id: Uuid,
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub sender_id: Uuid,
     pub sender_name: String,
     pub sender_email: Email,
@@ -326,7 +333,9 @@ impl Check for EnvelopeSent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvelopeCreated {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub envelope_id: Uuid,
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub sender_id: Uuid,
     pub sender_name: String,
     pub sender_email: Email,
@@ -340,7 +349,9 @@ pub struct EnvelopeCreated {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvelopeViewed {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub envelope_id: Uuid,
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub recipient_id: Uuid,
     pub recipient_name: String,
     pub recipient_email: Email,
@@ -355,7 +366,9 @@ pub struct EnvelopeViewed {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvelopeRecipientSigned {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub envelope_id: Uuid,
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub recipient_id: Uuid,
     pub recipient_name: String,
     pub recipient_email: Email,
@@ -373,6 +386,7 @@ pub struct EnvelopeRecipientSigned {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CompletedRecipient {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub recipient_id: Uuid,
     pub name: String,
     pub email: Email,
@@ -390,7 +404,9 @@ pub struct CompletedRecipient {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvelopeCompleted {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub envelope_id: Uuid,
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub sender_id: Uuid,
     pub sender_name: String,
     pub sender_email: Email,
@@ -419,7 +435,9 @@ impl Check for EnvelopeCompleted {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvelopeDeclined {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub envelope_id: Uuid,
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub recipient_id: Uuid,
     pub recipient_name: String,
     pub recipient_email: Email,
@@ -434,7 +452,9 @@ pub struct EnvelopeDeclined {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvelopeVoided {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub envelope_id: Uuid,
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub voided_by: Uuid,
     pub reason: String,
     pub voided_at: Timestamp,
@@ -444,6 +464,7 @@ pub struct EnvelopeVoided {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingRecipient {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub recipient_id: Uuid,
     pub name: String,
     pub email: Email,
@@ -454,7 +475,9 @@ pub struct PendingRecipient {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvelopeExpired {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub envelope_id: Uuid,
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub sender_id: Uuid,
     pub expired_at: Timestamp,
     pub pending_recipients: Vec<PendingRecipient>,
@@ -464,6 +487,7 @@ pub struct EnvelopeExpired {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RemindedRecipient {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub recipient_id: Uuid,
     pub name: String,
     pub email: Email,
@@ -473,6 +497,7 @@ pub struct RemindedRecipient {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvelopeReminderSent {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub envelope_id: Uuid,
     pub subject: String,
     pub sender_name: String,

@@ -28,12 +28,13 @@ pub enum Priority {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationQueued {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub notification_id: Uuid,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::ids::optional")]
     pub envelope_id: Option<Uuid>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::ids::optional")]
     pub recipient_id: Option<Uuid>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::ids::optional")]
     pub user_id: Option<Uuid>,
     pub channel: Channel,
     /// The template the message is rendered from, such as `invitation`.
@@ -46,8 +47,9 @@ pub struct NotificationQueued {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationSent {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub notification_id: Uuid,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::ids::optional")]
     pub envelope_id: Option<Uuid>,
     pub channel: Channel,
     pub provider_message_id: String,
@@ -58,8 +60,9 @@ pub struct NotificationSent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationDelivered {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub notification_id: Uuid,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::ids::optional")]
     pub envelope_id: Option<Uuid>,
     pub channel: Channel,
     pub provider_message_id: String,
@@ -81,8 +84,9 @@ pub enum NotificationErrorType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationFailed {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub notification_id: Uuid,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::ids::optional")]
     pub envelope_id: Option<Uuid>,
     pub channel: Channel,
     pub error_type: NotificationErrorType,

@@ -10,6 +10,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserRegistered {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub user_id: Uuid,
     pub email: Email,
     pub name: String,
@@ -21,6 +22,7 @@ pub struct UserRegistered {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserVerified {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub user_id: Uuid,
     pub email: Email,
     pub name: String,
@@ -31,6 +33,7 @@ pub struct UserVerified {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserPasswordReset {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub user_id: Uuid,
     pub email: Email,
     pub name: String,
@@ -43,6 +46,7 @@ pub struct UserPasswordReset {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserAccountLocked {
+    #[serde(deserialize_with = "crate::ids::strict")]
     pub user_id: Uuid,
     pub email: Email,
     pub name: String,
