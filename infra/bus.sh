@@ -82,8 +82,8 @@ ensure_tools() {
 
 up() {
   bash infra/localstack.sh start
-  log "building the functions and esign-bus"
-  cargo build --workspace --bins --quiet
+  log "building the functions and esign-bus (the first build takes several minutes)"
+  cargo build --workspace --bins
   BIN="$(target_dir)/debug"
   stop_runners
   start_runner main template.yaml esign-bus "${PARAMETERS[@]}"
@@ -110,9 +110,14 @@ case "${1:-}" in
     log "the bus is still running: publish more with 'infra/bus.sh publish <file>', read mail with 'infra/bus.sh outbox', stop it with 'infra/bus.sh down'"
     ;;
   publish | outbox | verify-sender | dlq | replay)
-    BIN="$(target_dir)/debug"
-    [[ -x "$BIN/esign-bus" ]] || cargo build -p bus-cli --quiet
-    "$BIN/esign-bus" "$@"
+    # These talk to the running stack; say so plainly rather than fail on a refused connection.
+    if ! bash infra/localstack.sh status >/dev/null; then
+      log "the local stack is not running: start it with 'infra/bus.sh up' (or 'infra/bus.sh demo')"
+      exit 1
+    fi
+    # A no-op when up to date; after a pull it rebuilds rather than run an old binary.
+    cargo build -p bus-cli --quiet
+    "$(target_dir)/debug/esign-bus" "$@"
     ;;
   test)
     ensure_tools
@@ -132,8 +137,12 @@ case "${1:-}" in
     ;;
   up) up ;;
   down) down ;;
-  *)
+  help | -h | --help)
     sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    ;;
+  *)
+    [[ -z "${1:-}" ]] || log "unknown command '$1'"
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -287,10 +287,22 @@ pub(crate) fn encoded_words(text: &str) -> String {
 pub fn mime_with_attachment(mail: &Mail, attachment: &Attachment, bytes: &[u8]) -> String {
     let boundary = |kind: &str| format!("=_esign_{kind}_{}", uuid::Uuid::new_v4().simple());
     let (mixed, alternative) = (boundary("mixed"), boundary("alt"));
-    let subject = if mail.subject.is_ascii() {
-        mail.subject.clone()
+    // A header line must stay under 998 characters (RFC 5322), and a subject has no length
+    // limit in the contract: one too long for a 78-character line, or not ASCII, goes as
+    // encoded words, one a line, which readers join back without the folding space.
+    let subject = if mail.subject.is_ascii() && "Subject: ".len() + mail.subject.len() <= 78 {
+        format!("Subject: {}", mail.subject)
     } else {
-        encoded_words(&mail.subject)
+        format!(
+            "Subject:\r\n {}",
+            encoded_words(&mail.subject).replace(' ', "\r\n ")
+        )
+    };
+    let from = if mail.from.starts_with("=?") {
+        let folded = mail.from.replace("?= ", "?=\r\n ");
+        format!("From:\r\n {folded}")
+    } else {
+        format!("From: {}", mail.from)
     };
     let file_name = header_text(&attachment.file_name).replace(['"', '\\'], "");
     let b64 = |data: &[u8]| {
@@ -303,9 +315,9 @@ pub fn mime_with_attachment(mail: &Mail, attachment: &Attachment, bytes: &[u8]) 
             .join("\r\n")
     };
     [
-        format!("From: {}", mail.from),
+        from,
         format!("To: {}", mail.to.expose()),
-        format!("Subject: {subject}"),
+        subject,
         "MIME-Version: 1.0".into(),
         format!("Content-Type: multipart/mixed; boundary=\"{mixed}\""),
         String::new(),
@@ -426,13 +438,63 @@ mod tests {
         assert!(raw.lines().all(|l| l.len() <= 998));
         assert!(raw.contains("To: riley@example.org\r\n"));
         assert!(
-            raw.contains("Subject: =?UTF-8?B?"),
+            raw.contains("Subject:\r\n =?UTF-8?B?"),
             "non-ASCII subjects are encoded"
         );
         assert!(raw.contains("filename=\"certificate.pdf\""));
         let text =
             base64::engine::general_purpose::STANDARD.encode("Verification code: AAAA-BBBB-CCCC");
         assert!(raw.contains(&text));
+    }
+
+    /// A subject of any length, ASCII or not, and a long non-ASCII name are folded into lines
+    /// under 78 characters, and the subject decodes back whole.
+    #[test]
+    fn long_subjects_and_names_are_folded_into_short_header_lines() {
+        for subject in ["x".repeat(2400), "Zoë ".repeat(600)] {
+            let mail = Mail {
+                kind: "certificate",
+                key: "k".into(),
+                priority: Priority::Normal,
+                about: About::default(),
+                from: mailbox(&"Ångström ".repeat(40), &addr()),
+                to: Email::parse("riley@example.org").unwrap(),
+                subject: subject.clone(),
+                text: "t".into(),
+                html: "h".into(),
+                attachment: None,
+            };
+            let attachment = Attachment {
+                bucket: "b".into(),
+                key: "k".into(),
+                file_name: "c.pdf".into(),
+                content_type: "application/pdf".into(),
+            };
+            let raw = mime_with_attachment(&mail, &attachment, b"pdf");
+            let headers = raw.split("\r\n\r\n").next().unwrap();
+            assert!(raw.split("\r\n").all(|l| l.len() <= 998));
+            let folded = |l: &&str| {
+                l.starts_with("Subject:") || l.starts_with("From:") || l.starts_with(' ')
+            };
+            assert!(
+                headers.split("\r\n").filter(folded).all(|l| l.len() <= 78),
+                "{headers}"
+            );
+            let start = headers.find("Subject:").unwrap() + "Subject:".len();
+            let mut decoded = String::new();
+            // The words start on the line after `Subject:`.
+            for line in headers[start..].split("\r\n").skip(1) {
+                let Some(word) = line.trim_start().strip_prefix("=?UTF-8?B?") else {
+                    break;
+                };
+                let b64 = word.strip_suffix("?=").unwrap();
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .unwrap();
+                decoded.push_str(&String::from_utf8(bytes).unwrap());
+            }
+            assert_eq!(decoded, subject);
+        }
     }
 
     #[test]

@@ -353,7 +353,16 @@ pub fn plan(event: &Event, config: &Config, roster: Option<&Roster>) -> Plan {
                     ],
                 ));
             }
-            let count = roster.parties.len().to_string();
+            let count = roster.parties.len();
+            // A sequential envelope has reached only its first signers so far; the sender
+            // should not read that everyone has it.
+            let delivery = match (roster.signing_order, count) {
+                (SigningOrder::Sequential, _) => format!(
+                    "its {count} recipients are invited in signing order, starting now with the first"
+                ),
+                (_, 1) => "its recipient has it now".to_owned(),
+                (_, n) => format!("all {n} of its recipients have it now"),
+            };
             messages.push(ctx.mail(
                 "sent-confirmation",
                 sender_key("sent-confirmation"),
@@ -367,7 +376,7 @@ pub fn plan(event: &Event, config: &Config, roster: Option<&Roster>) -> Plan {
                 &[
                     ("sender_name", &roster.sender_name),
                     ("subject", &roster.subject),
-                    ("recipient_count", &count),
+                    ("delivery", &delivery),
                     ("link", &ctx.envelope_link(roster.envelope_id)),
                 ],
             ));

@@ -6,6 +6,7 @@
 //! - [`runtime_api`] serves the Lambda Runtime API to a function's real binary.
 //! - [`event_source`] plays Lambda's SQS event source mapping: it receives batches, invokes the
 //!   function through the Runtime API and deletes what succeeded.
+//! - [`input`] reads the events to publish from files and checks them before any call.
 //! - [`outbox`] reads the mail and SMS that the local SES and SNS captured.
 //! - [`replay`] re-sends an envelope's history from its audit chain to a consumer.
 //! - [`dlq`] lists what the dead-letter queues hold and sends it back after a fix.
@@ -13,6 +14,7 @@
 pub mod deploy;
 pub mod dlq;
 pub mod event_source;
+pub mod input;
 pub mod outbox;
 pub mod replay;
 pub mod runtime_api;

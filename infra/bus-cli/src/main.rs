@@ -4,7 +4,6 @@ use anyhow::{Context, Result};
 use bus_cli::{deploy, event_source, outbox, template::Template, STACK_NAME};
 use clap::{Parser, Subcommand};
 use esign_events::publish::{Publisher, Topics};
-use esign_events::Event;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -107,7 +106,10 @@ enum Command {
     },
     /// Register an address as a verified SES sending identity (what a sender needs before
     /// invitations can go out from their address).
-    VerifySender { email: String },
+    VerifySender {
+        #[arg(value_parser = an_email_address)]
+        email: String,
+    },
     /// Check the committed JSON Schemas against the types, or write them.
     Schemas {
         /// The schema folder.
@@ -164,7 +166,7 @@ async fn main() -> Result<()> {
 
     match cli.command {
         Command::Publish { files } => {
-            let events = read_events(&files)?;
+            let events = bus_cli::input::read_events(&files)?;
             let sns = aws_sdk_sns::Client::new(aws().await);
             let publisher = Publisher::new(sns.clone(), Topics::discover(&sns).await?);
             let ids = publisher.publish_all(&events).await?;
@@ -398,36 +400,6 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// Every event in the files, checked before any is published; an error names the file (and
-/// the position in an array).
-fn read_events(files: &[PathBuf]) -> Result<Vec<Event>> {
-    let mut events = Vec::new();
-    for file in files {
-        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{}: not JSON", file.display()))?;
-        match value {
-            serde_json::Value::Array(items) => {
-                anyhow::ensure!(
-                    !items.is_empty(),
-                    "{}: the array holds no events",
-                    file.display()
-                );
-                for (i, item) in items.into_iter().enumerate() {
-                    events.push(
-                        Event::from_value(item)
-                            .with_context(|| format!("{}[{i}]", file.display()))?,
-                    );
-                }
-            }
-            single => {
-                events.push(Event::from_value(single).with_context(|| file.display().to_string())?)
-            }
-        }
-    }
-    Ok(events)
-}
-
 fn schemas(dir: &std::path::Path, write: bool, release: bool) -> Result<()> {
     use esign_events::schema;
     let released = dir.join("released");
@@ -493,4 +465,11 @@ async fn wait_for_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// An address SES could verify; anything else is refused before a call.
+fn an_email_address(value: &str) -> Result<String, String> {
+    esign_events::personal::Email::parse(value)
+        .map(|_| value.to_owned())
+        .map_err(str::to_owned)
 }

@@ -72,26 +72,41 @@ fn from_raw(id: String, source: String, raw: &str) -> CapturedMail {
             .unwrap_or_default()
     };
     let (head, _) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    // Folded header lines (a line break before a space) are one line.
+    let head = head.replace("\r\n ", " ").replace("\r\n\t", " ");
     let header = |name: &str| {
         head.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
             .unwrap_or_default()
+            .trim()
             .to_owned()
     };
+    // Encoded words are decoded; the space between two adjacent ones is not text (RFC 2047).
     let decode_words = |value: String| {
-        value
-            .split(' ')
-            .map(|w| {
-                match w
-                    .strip_prefix("=?UTF-8?B?")
-                    .and_then(|r| r.strip_suffix("?="))
-                {
-                    Some(encoded) => b64(encoded),
-                    None => w.to_owned(),
+        let mut out = String::new();
+        let mut after_word = false;
+        for w in value.split(' ') {
+            match w
+                .strip_prefix("=?UTF-8?B?")
+                .and_then(|r| r.strip_suffix("?="))
+            {
+                Some(encoded) => {
+                    if !out.is_empty() && !after_word {
+                        out.push(' ');
+                    }
+                    out.push_str(&b64(encoded));
+                    after_word = true;
                 }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+                None => {
+                    if !out.is_empty() {
+                        out.push(' ');
+                    }
+                    out.push_str(w);
+                    after_word = false;
+                }
+            }
+        }
+        out
     };
     let mut mail = CapturedMail {
         id,
@@ -146,4 +161,21 @@ pub async fn sms(endpoint: &str) -> Result<Vec<CapturedSms>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::from_raw;
+
+    /// A folded subject of encoded words reads back as one text, without the folding spaces.
+    #[test]
+    fn a_raw_message_with_a_folded_encoded_subject_reads_back_whole() {
+        let raw = "From: \"eSign\" <no-reply@example.com>\r\n\
+                   To: riley@example.org\r\n\
+                   Subject:\r\n =?UTF-8?B?Wm/DqyA=?=\r\n =?UTF-8?B?c2lnbmVk?=\r\n\
+                   MIME-Version: 1.0\r\n\r\nbody";
+        let mail = from_raw("id".into(), "src".into(), raw);
+        assert_eq!(mail.subject, "Zoë signed");
+        assert_eq!(mail.to, ["riley@example.org"]);
+    }
 }
