@@ -14,6 +14,13 @@ use esign_events::{Event, Payload};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Everything but RFC 3986's unreserved characters is percent-encoded in a link's value.
+const URL_UNRESERVED_KEPT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// One message to deliver.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
@@ -671,11 +678,12 @@ pub fn plan(event: &Event, config: &Config, roster: Option<&Roster>) -> Plan {
         }
 
         Payload::UserRegistered(u) => {
-            let link = format!(
-                "{}/verify-email?token={}",
-                config.app_url,
-                u.verification_token.expose()
+            // The token is the publisher's text: encoded, it can't end the query or add to it.
+            let token = percent_encoding::utf8_percent_encode(
+                u.verification_token.expose(),
+                URL_UNRESERVED_KEPT,
             );
+            let link = format!("{}/verify-email?token={token}", config.app_url);
             user_mail(
                 &ctx,
                 "user-registered",

@@ -268,6 +268,17 @@ fn account_and_security_events_are_told_to_the_user_or_the_admins() {
         .text
         .contains("https://app.sign.example/verify-email?token=vt_3q9XkP2mZ8"));
     assert_eq!(m.priority, esign_events::catalogue::Priority::High);
+    let mut tricky = fixture("user.registered");
+    tricky["data"]["verificationToken"] = "abc&next=https://evil.example/#x y".into();
+    let Message::Email(m) = &plan(&ev(tricky), &config(false), None).messages[0] else {
+        panic!()
+    };
+    assert!(
+        m.text
+            .contains("/verify-email?token=abc%26next%3Dhttps%3A%2F%2Fevil.example%2F%23x%20y"),
+        "the token can't end the query: {}",
+        m.text
+    );
     let locked = plan(&ev(fixture("user.account.locked")), &config(false), None).messages;
     let Message::Email(m) = &locked[0] else {
         panic!()
