@@ -152,6 +152,20 @@ fn parse_parameter(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("'{s}' is not Name=Value"))
 }
 
+/// `println!` for the commands' results, except that a reader gone away (`esign-bus outbox |
+/// head`) ends the program quietly, as it would a C tool, rather than with a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            return Err(e.into());
+        }
+    }};
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -171,7 +185,7 @@ async fn main() -> Result<()> {
             let publisher = Publisher::new(sns.clone(), Topics::discover(&sns).await?);
             let ids = publisher.publish_all(&events).await?;
             for (event, message_id) in events.iter().zip(ids) {
-                println!(
+                out!(
                     "published {} {} to {} (group {}, message {message_id})",
                     event.event_type,
                     event.event_id,
@@ -192,7 +206,7 @@ async fn main() -> Result<()> {
             if let Some(from) = deployed.parameters.get("MailFrom") {
                 verify_sender(aws().await, from).await?;
             }
-            println!(
+            out!(
                 "stack {} deployed: {} resources",
                 stack.stack,
                 deployed.resources.len()
@@ -246,7 +260,7 @@ async fn main() -> Result<()> {
             };
             let bin_dir = bin_dir.unwrap_or_else(default_bin_dir);
             let answer = event_source::invoke_once(spec, &deployed, &bin_dir, payload).await?;
-            println!("{answer}");
+            out!("{answer}");
         }
         Command::Replay {
             envelope,
@@ -285,11 +299,11 @@ async fn main() -> Result<()> {
             }
             let events = bus_cli::replay::for_consumer(events, &consumer);
             if events.is_empty() {
-                println!("none of the envelope's events goes to {consumer}; nothing was sent");
+                out!("none of the envelope's events goes to {consumer}; nothing was sent");
                 return Ok(());
             }
             for e in &events {
-                println!("{} {} {}", e.timestamp, e.event_type, e.event_id);
+                out!("{} {} {}", e.timestamp, e.event_type, e.event_id);
             }
             if !dry_run {
                 let sqs = aws_sdk_sqs::Client::new(config);
@@ -304,12 +318,12 @@ async fn main() -> Result<()> {
                     bus_cli::replay::send(&sqs, url.queue_url().unwrap_or_default(), &events, &run)
                         .await?;
                 if reprocess {
-                    println!(
+                    out!(
                         "replayed {sent} event(s) to {queue} to reprocess (replay {})",
                         run.id
                     );
                 } else {
-                    println!("replayed {sent} event(s) to {queue}; what {consumer} already handled is skipped");
+                    out!("replayed {sent} event(s) to {queue}; what {consumer} already handled is skipped");
                 }
             }
         }
@@ -320,9 +334,9 @@ async fn main() -> Result<()> {
                     let pair = bus_cli::dlq::Pair::of(&sqs, &queue).await?;
                     let parked = bus_cli::dlq::list(&sqs, &pair.dead_letter_url).await?;
                     for m in &parked {
-                        println!("{}", m.line());
+                        out!("{}", m.line());
                     }
-                    println!("{} parked message(s) in view", parked.len());
+                    out!("{} parked message(s) in view", parked.len());
                 }
                 DlqCommand::Redrive {
                     queue,
@@ -342,18 +356,18 @@ async fn main() -> Result<()> {
                     };
                     let done = bus_cli::dlq::redrive(&sqs, &pair, &filter).await?;
                     for m in &done.moved {
-                        println!("{}", m.line());
+                        out!("{}", m.line());
                     }
                     if done.moved.is_empty() {
-                        println!("no parked message matched; nothing was sent back");
+                        out!("no parked message matched; nothing was sent back");
                     } else {
-                        println!("sent {} message(s) back to {queue}", done.moved.len());
+                        out!("sent {} message(s) back to {queue}", done.moved.len());
                     }
                     for m in &done.parked_again {
-                        println!("parked again: {}", m.line());
+                        out!("parked again: {}", m.line());
                     }
                     if !done.parked_again.is_empty() {
-                        println!(
+                        out!(
                             "{} message(s) failed again at once and stay parked; their reasons are above",
                             done.parked_again.len()
                         );
@@ -363,7 +377,7 @@ async fn main() -> Result<()> {
         }
         Command::VerifySender { email } => {
             verify_sender(aws().await, &email).await?;
-            println!("{email} is a verified sending identity");
+            out!("{email} is a verified sending identity");
         }
         Command::Outbox { expect, wait_secs } => {
             let endpoint = bus_cli::local_endpoint();
@@ -375,25 +389,25 @@ async fn main() -> Result<()> {
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             };
-            println!("{} e-mail(s) captured by SES:", mails.len());
+            out!("{} e-mail(s) captured by SES:", mails.len());
             for m in &mails {
-                println!(
+                out!(
                     "\n  From:    {}\n  To:      {}\n  Subject: {}",
                     m.source,
                     m.to.join(", "),
                     m.subject
                 );
                 if !m.attachments.is_empty() {
-                    println!("  Attached: {}", m.attachments.join(", "));
+                    out!("  Attached: {}", m.attachments.join(", "));
                 }
                 for line in m.text.lines() {
-                    println!("  | {line}");
+                    out!("  | {line}");
                 }
             }
             let sms = outbox::sms(&endpoint).await?;
-            println!("\n{} SMS message(s) captured by SNS:", sms.len());
+            out!("\n{} SMS message(s) captured by SNS:", sms.len());
             for s in &sms {
-                println!("  To {}: {}", s.phone, s.message);
+                out!("  To {}: {}", s.phone, s.message);
             }
         }
     }
@@ -413,9 +427,9 @@ fn schemas(dir: &std::path::Path, write: bool, release: bool) -> Result<()> {
             if write {
                 std::fs::create_dir_all(dir)?;
                 std::fs::write(&path, &text)?;
-                println!("wrote {}", path.display());
+                out!("wrote {}", path.display());
             } else {
-                println!("{} differs from the types", path.display());
+                out!("{} differs from the types", path.display());
             }
         }
         let baseline_path = released.join(&name);
@@ -424,15 +438,15 @@ fn schemas(dir: &std::path::Path, write: bool, release: bool) -> Result<()> {
                 let baseline: serde_json::Value = serde_json::from_str(&baseline)?;
                 for problem in schema::breaking_changes(&baseline, &generated) {
                     stale += 1;
-                    println!("{name}: not additive: {problem}");
+                    out!("{name}: not additive: {problem}");
                 }
             }
             Err(_) if release => {
                 std::fs::create_dir_all(&released)?;
                 std::fs::write(&baseline_path, &text)?;
-                println!("released {}", baseline_path.display());
+                out!("released {}", baseline_path.display());
             }
-            Err(_) => println!("{name}: no released baseline yet (use --release)"),
+            Err(_) => out!("{name}: no released baseline yet (use --release)"),
         }
     }
     if stale > 0 && !write {
