@@ -230,11 +230,13 @@ pub fn html_escape(value: &str) -> String {
 }
 
 /// Makes text safe for a single header line: control characters, CR and LF included, become
-/// spaces, so nothing can start a new header.
+/// spaces, so nothing can start a new header. Bidirectional overrides and isolates go too: in a
+/// name or subject they can make a reader see text in another order than it was written.
 pub fn header_text(value: &str) -> String {
+    let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
     let cleaned: String = value
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if c.is_control() || bidi(c) { ' ' } else { c })
         .collect();
     cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -366,6 +368,12 @@ mod tests {
             from,
             "\"Avery Bcc: victim@example.org\" <avery@example.com>"
         );
+    }
+
+    #[test]
+    fn bidi_overrides_are_taken_out_of_names_and_subjects() {
+        assert_eq!(header_text("Invoice \u{202E}fdp.exe"), "Invoice fdp.exe");
+        assert_eq!(header_text("a\u{2066}b\u{2069}c"), "a b c");
     }
 
     #[test]
